@@ -1,0 +1,46 @@
+# madoguchi: `make run` (embedded development bot) and `make test` (the whole suite) work on a
+# fresh clone with nothing else done. Everything is installed into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test lint bench i18n system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+# Debian packages the tests need (a Japanese font for the rich-menu image).
+system-deps:
+	@scripts/system-deps.sh
+
+run: install
+	MADOGUCHI_ENV=development $(BIN)/madoguchi serve
+
+test: install system-deps
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/webhook.py
+
+# Extract user-visible strings and update the catalogs; commit the .po and .mo files.
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext -k ngettext:1,2 \
+		--no-location --omit-header -o bot/translations/messages.pot .
+	$(BIN)/pybabel update -i bot/translations/messages.pot -d bot/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d bot/translations
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""madoguchi's plumbing: the app factory and what every feature stands on."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from linebot.v3.webhook import SignatureValidator
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: configuration, database, LINE gateway, router, dialogs, blueprints.
+
+    :param test_config: settings that win over the environment (tests, the dev runner).
+    :raises bot.config.ConfigError: invalid configuration, or production without a secret.
+    """
+    from bot import db, health, i18n, logs, webhook
+    from bot.config import (
+        DEV_ACCESS_TOKEN,
+        DEV_CHANNEL_SECRET,
+        line_settings,
+        load_config,
+        uses_simulator,
+    )
+    from bot.dialog import DialogEngine
+    from bot.line_api import LineGateway
+    from bot.metrics import Metrics
+    from bot.pipeline import EventProcessor
+    from bot.routing import Router
+    from handlers import register_all
+
+    app = Flask(__name__, instance_relative_config=True)
+    config = load_config(test_config, instance_path=app.instance_path)
+    if uses_simulator(config):
+        config.update(
+            LINE_CHANNEL_SECRET=DEV_CHANNEL_SECRET,
+            LINE_CHANNEL_ACCESS_TOKEN=DEV_ACCESS_TOKEN,
+            LINE_API_BASE_URL=f"http://127.0.0.1:{config['SIMULATOR_PORT']}",
+            LINE_API_DATA_BASE_URL=None,
+            USING_SIMULATOR=True,
+        )
+    if config["MADOGUCHI_ENV"] == "development" and not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = "madoguchi-development-only"  # noqa: S105 - refused in production
+    app.config.from_mapping(config)
+    app.config["DEBUG"] = False
+    if not app.config.get("TESTING"):
+        logs.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    database = db.init_app(app)
+    i18n.init_app(app)
+    metrics = Metrics()
+    gateway = LineGateway(line_settings(config), metrics)
+    router = Router()
+    dialogs = DialogEngine(timedelta(minutes=config["DIALOG_TIMEOUT_MINUTES"]))
+    register_all(router, dialogs)
+
+    app.extensions.update(
+        metrics=metrics,
+        line=gateway,
+        router=router,
+        dialogs=dialogs,
+        webhook_validator=SignatureValidator(config["LINE_CHANNEL_SECRET"] or ""),
+        events=EventProcessor(db=database, gateway=gateway, router=router, dialogs=dialogs,
+                              metrics=metrics, config=config),
+    )
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+
+    from bot.cli import register_commands
+
+    register_commands(app)
+    return app

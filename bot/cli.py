@@ -1,0 +1,91 @@
+"""The ``madoguchi`` command: Flask's CLI on ``create_app`` plus madoguchi's own commands.
+
+``madoguchi db upgrade`` applies migrations, ``madoguchi serve`` runs the embedded
+development bot (with the fake LINE platform when no channel is configured) and
+``madoguchi richmenu deploy`` installs the default rich menu.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration (from pyproject.toml) aimed at a database URL."""
+    config = Config(toml_file=str(ROOT / "pyproject.toml"))
+    config.attributes["url"] = url
+    return config
+
+
+def upgrade_database(url: str) -> None:
+    """Apply every migration (``alembic upgrade head``)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply all migrations to DATABASE_URL."""
+    upgrade_database(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Run the embedded development bot: web, clock jobs and (without LINE) the simulator."""
+    from bot.devserver import run_embedded
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config["MADOGUCHI_ENV"] != "development":
+        raise click.UsageError("serve is for development; production runs gunicorn (Procfile)")
+    run_embedded(app, host=host, port=port)
+
+
+@click.group("richmenu")
+def richmenu_group() -> None:
+    """The default rich menu."""
+
+
+@richmenu_group.command("deploy")
+@with_appcontext
+def richmenu_deploy() -> None:
+    """Create, upload and set the default rich menu (does nothing if it is already set)."""
+    from bot.richmenu import deploy_default_rich_menu
+
+    result = deploy_default_rich_menu(current_app.extensions["line"])
+    click.echo(result)
+
+
+def register_commands(app: Flask) -> None:
+    """Attach madoguchi's commands to the app's CLI."""
+    for group in (db_group, serve, richmenu_group):
+        app.cli.add_command(group)
+
+
+def _create_app() -> Flask:
+    from bot import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    """Entry point of the ``madoguchi`` console script."""
+    cli = FlaskGroup(name="madoguchi", create_app=_create_app, add_version_option=False,
+                     load_dotenv=False, set_debug_flag=False)
+    cli.main(prog_name="madoguchi")

@@ -1,0 +1,169 @@
+"""Configuration: defaults, the environment variables that override them, and validation.
+
+Everything is read once, in :func:`load_config`, called from ``create_app`` (and from the
+Alembic environment). Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LINE_API_HOST = "https://api.line.me"
+LINE_API_DATA_HOST = "https://api-data.line.me"
+
+#: Placeholder credentials shared by the embedded simulator and a development bot that has no
+#: LINE channel. They are refused in production.
+DEV_CHANNEL_SECRET = "madoguchi-development-channel-secret"  # noqa: S105 - not a secret
+DEV_ACCESS_TOKEN = "madoguchi-development-access-token"  # noqa: S105 - not a secret
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its default, type and meaning (the README table comes from it)."""
+
+    name: str
+    default: Any
+    kind: type
+    doc: str
+
+
+#: Every setting madoguchi reads, in README order.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MADOGUCHI_ENV", "production", str,
+            "`production` (default) or `development` (simulator, clock jobs in-process)."),
+    Setting("SECRET_KEY", None, str, "Flask session signing key. Required in production."),
+    Setting("DATABASE_URL", None, str,
+            "SQLAlchemy URL. Default: SQLite at `instance/madoguchi.db`."),
+    Setting("LINE_CHANNEL_SECRET", None, str,
+            "Channel secret (webhook signatures). Required in production."),
+    Setting("LINE_CHANNEL_ACCESS_TOKEN", None, str,
+            "Long-lived channel access token. Required in production."),
+    Setting("LINE_API_BASE_URL", LINE_API_HOST, str,
+            "Messaging API host, without a trailing slash."),
+    Setting("LINE_API_DATA_BASE_URL", None, str,
+            "Blob host (content, rich menu images). Default: `https://api-data.line.me` when "
+            "the API host is LINE's, otherwise the same as `LINE_API_BASE_URL`."),
+    Setting("LINE_API_TIMEOUT", 5.0, float, "Seconds before a LINE API call times out."),
+    Setting("LINE_API_MAX_ATTEMPTS", 4, int,
+            "Attempts per LINE API call on 429, 5xx and timeouts (with exponential backoff)."),
+    Setting("LINE_API_RETRY_WAIT", 0.2, float, "First backoff wait in seconds (doubles)."),
+    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", str,
+            "Public URL of this service (links in messages, QR codes)."),
+    Setting("DIALOG_TIMEOUT_MINUTES", 30, int,
+            "Minutes of silence after which an unfinished dialog expires."),
+    Setting("WEBHOOK_EVENT_RETENTION_DAYS", 7, int,
+            "Days a webhook event id is kept for de-duplication."),
+    Setting("PUSH_RETRY_HOURS", 23, int,
+            "Hours a failed push is retried with its retry key (LINE keeps keys 24 h)."),
+    Setting("SIMULATOR_PORT", 5001, int,
+            "Port of the embedded fake LINE platform in development."),
+    Setting("LOG_LEVEL", "INFO", str, "Python log level."),
+    Setting("LOG_FORMAT", "json", str, "`json` (default) or `text`."),
+)
+
+_REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    """What the LINE gateway needs, derived from the flat configuration."""
+
+    channel_secret: str
+    access_token: str
+    api_base_url: str
+    data_base_url: str
+    timeout: float
+    max_attempts: int
+    retry_wait: float
+
+
+def _coerce(setting: Setting, raw: Any) -> Any:
+    if raw is None or setting.kind is str or isinstance(raw, setting.kind):
+        return raw
+    try:
+        return setting.kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"{setting.name} must be a {setting.kind.__name__}, got {raw!r}"
+        ) from exc
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    instance_path: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Build and validate the configuration.
+
+    :param overrides: values that win over the environment (``create_app(test_config)``).
+    :param environ: the environment to read; ``os.environ`` by default.
+    :param instance_path: where the default SQLite database lives (default: ``instance/``
+        beside the ``bot`` package, which is also Flask's instance folder).
+    :return: a flat dict of settings.
+    :raises ConfigError: a value has the wrong type, or production lacks a secret.
+    """
+    env = os.environ if environ is None else environ
+    given = dict(overrides or {})
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = given.pop(setting.name, env.get(setting.name, setting.default))
+        if raw == "" and setting.default is None:
+            raw = None
+        config[setting.name] = _coerce(setting, raw)
+    config.update(given)  # extra keys from tests (e.g. TESTING) pass through untouched
+
+    mode = config["MADOGUCHI_ENV"]
+    if mode not in ("production", "development"):
+        raise ConfigError(f"MADOGUCHI_ENV must be 'production' or 'development', got {mode!r}")
+    if mode == "production":
+        missing = [name for name in _REQUIRED_IN_PRODUCTION if not config[name]]
+        if missing:
+            raise ConfigError(
+                "missing required setting(s) in production: " + ", ".join(missing)
+                + " (set them in the environment; see README.md, Configuration)"
+            )
+        if config["LINE_CHANNEL_SECRET"] == DEV_CHANNEL_SECRET:
+            raise ConfigError("LINE_CHANNEL_SECRET is the development placeholder")
+    if config["DATABASE_URL"] is None:
+        folder = Path(instance_path) if instance_path else Path(__file__).parents[1] / "instance"
+        path = folder.resolve() / "madoguchi.db"
+        config["DATABASE_URL"] = f"sqlite:///{path}"
+    for name in ("LINE_API_BASE_URL", "LINE_API_DATA_BASE_URL", "PUBLIC_BASE_URL"):
+        if config[name]:
+            config[name] = config[name].rstrip("/")
+    if config["LINE_API_TIMEOUT"] <= 0 or config["LINE_API_MAX_ATTEMPTS"] < 1:
+        raise ConfigError("LINE_API_TIMEOUT must be > 0 and LINE_API_MAX_ATTEMPTS >= 1")
+    return config
+
+
+def uses_simulator(config: Mapping[str, Any]) -> bool:
+    """True when a development bot has no LINE channel and talks to the embedded simulator."""
+    return config["MADOGUCHI_ENV"] == "development" and not (
+        config["LINE_CHANNEL_SECRET"] and config["LINE_CHANNEL_ACCESS_TOKEN"]
+    )
+
+
+def line_settings(config: Mapping[str, Any]) -> LineSettings:
+    """Derive the gateway settings (the blob host follows the API host unless set)."""
+    base = config["LINE_API_BASE_URL"]
+    data = config["LINE_API_DATA_BASE_URL"] or (
+        LINE_API_DATA_HOST if base == LINE_API_HOST else base
+    )
+    return LineSettings(
+        channel_secret=config["LINE_CHANNEL_SECRET"] or "",
+        access_token=config["LINE_CHANNEL_ACCESS_TOKEN"] or "",
+        api_base_url=base,
+        data_base_url=data,
+        timeout=config["LINE_API_TIMEOUT"],
+        max_attempts=config["LINE_API_MAX_ATTEMPTS"],
+        retry_wait=config["LINE_API_RETRY_WAIT"],
+    )

@@ -1,0 +1,122 @@
+"""Database plumbing: the engine, sessions and the unit-of-work boundaries.
+
+Three boundaries own transactions (STYLE.md 4): a staff request (a session per request,
+closed at teardown), a webhook event and a clock job (one ``unit_of_work`` each). Services
+receive a session and may flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """An engine and its session factory, stored in ``app.extensions["db"]``."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.engine = build_engine(url, **engine_options)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on SQLite (no row locks: its write lock serialises units of work)."""
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commits when the block ends, rolls back if it raises."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, shutdown)."""
+        self.engine.dispose()
+
+
+def build_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        options.setdefault("pool_pre_ping", True)
+        return create_engine(url, **options)
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    options.setdefault("connect_args", {}).setdefault("timeout", 30)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if parsed.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two units of work never deadlock
+        # upgrading read locks: they run one after the other, like a row lock would.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def init_app(app: Flask) -> Database:
+    """Attach the database to the app and close the request session at teardown."""
+    db = Database(app.config["DATABASE_URL"])
+    app.extensions["db"] = db
+
+    @app.teardown_appcontext
+    def _close_request_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return db
+
+
+def get_db() -> Database:
+    """The current app's database."""
+    db: Database = current_app.extensions["db"]
+    return db
+
+
+def request_session() -> Session:
+    """The session of the current staff request (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessions()
+    session: Session = g.db_session
+    return session
+
+
+def insert_ignore(
+    session: Session, model: type[Any], values: dict[str, Any], conflict_columns: list[str]
+) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL.
+
+    :return: True when the row was inserted, False when it already existed.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    statement = insert(model).values(**values).on_conflict_do_nothing(
+        index_elements=conflict_columns
+    )
+    result = session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

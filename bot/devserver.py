@@ -1,0 +1,47 @@
+"""The embedded development mode (``make run``): one process, SQLite, everything inside.
+
+The only place where the clock jobs run inside the web process (STYLE.md: it is one process
+by construction). Without LINE credentials the fake LINE platform runs here too, and the
+bot's gateway already points at it (``create_app``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+from werkzeug.serving import run_simple
+
+from bot.cli import upgrade_database
+from bot.jobs import schedule
+
+logger = logging.getLogger(__name__)
+
+
+def run_embedded(app: Flask, *, host: str, port: int) -> None:
+    """Migrate, start the simulator (if used) and the clock, then serve until Ctrl-C."""
+    upgrade_database(app.config["DATABASE_URL"])
+    platform = None
+    if app.config.get("USING_SIMULATOR"):
+        from simulator.server import start_platform
+        from simulator.state import PlatformState
+        from simulator.webhooks import WebhookSender
+
+        state = PlatformState(channel_access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"])
+        sender = WebhookSender(state, webhook_url=f"http://{host}:{port}/callback",
+                               channel_secret=app.config["LINE_CHANNEL_SECRET"])
+        platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
+    scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
+    schedule(scheduler, app)
+    scheduler.start()
+    click.echo(f"madoguchi is running at http://{host}:{port}  (webhook: /callback)")
+    if platform is not None:
+        click.echo(f"fake LINE platform at {platform.url}; see docs/simulator.md to play a resident")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        scheduler.shutdown(wait=False)
+        if platform is not None:
+            platform.shutdown()

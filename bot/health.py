@@ -1,0 +1,36 @@
+"""``/healthz`` (is the database reachable?) and ``/metrics`` (Prometheus text format)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import get_db
+from bot.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when the database answers a query, 503 otherwise."""
+    try:
+        with get_db().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        logger.error("health check: database unreachable", extra={"error": type(exc).__name__})
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Counters and histograms for Prometheus."""
+    registry: Metrics = current_app.extensions["metrics"]
+    return Response(registry.render(), mimetype=CONTENT_TYPE_LATEST)

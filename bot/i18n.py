@@ -1,0 +1,40 @@
+"""Translations: Japanese first, English alongside, through Babel catalogs.
+
+Message ids in code are English; ``bot/translations/ja`` holds the Japanese text residents
+see by default. A resident's language comes from the LINE profile; anything but a supported
+language falls back to Japanese. ``make i18n`` extracts and updates the catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import Babel, force_locale
+
+DEFAULT_LANGUAGE = "ja"
+SUPPORTED_LANGUAGES = ("ja", "en")
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+
+
+def supported_language(language: str | None) -> str:
+    """Map a LINE profile language (``ja``, ``en``, ``zh-TW``, ...) to one we speak."""
+    base = (language or "").replace("_", "-").split("-")[0].lower()
+    return base if base in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-Babel; outside a resident's context the locale is Japanese."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    Babel(app, locale_selector=lambda: DEFAULT_LANGUAGE)
+
+
+@contextmanager
+def resident_locale(language: str | None) -> Iterator[str]:
+    """Speak the resident's language for the duration of the block."""
+    chosen = supported_language(language)
+    with force_locale(chosen):
+        yield chosen

@@ -1,0 +1,243 @@
+"""The LINE gateway: the only place that talks to the Messaging API.
+
+It owns the SDK clients (API and blob hosts, configurable for the simulator), a timeout on
+every call, per-endpoint token buckets at LINE's rates, and retries with exponential backoff
+on 429 (rate limit), 5xx and timeouts. Pushes carry an ``X-Line-Retry-Key`` that the caller
+stores, so a retry can never double-send; a 409 for that key means LINE already accepted it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    ApiResponse,
+    Configuration,
+    Message,
+    MessagingApi,
+    MessagingApiBlob,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from bot.config import LineSettings
+from bot.metrics import Metrics
+from bot.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_RATE_LIMITED = "The API rate limit has been exceeded"
+_INVALID_REPLY_TOKEN = "Invalid reply token"
+
+
+class LineApiError(Exception):
+    """LINE refused a call (or never answered); carries what LINE said, never message text."""
+
+    def __init__(self, endpoint: str, status: int, message: str, request_id: str | None = None):
+        super().__init__(f"{endpoint}: HTTP {status}: {message}")
+        self.endpoint = endpoint
+        self.status = status
+        self.message = message
+        self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        """True for failures worth retrying: no answer, 5xx, or the rate limit."""
+        return self.status == 0 or self.status >= 500 or (
+            self.status == 429 and self.message.startswith(_RATE_LIMITED)
+        )
+
+    @property
+    def invalid_reply_token(self) -> bool:
+        """True when the reply token was spent or expired (nothing was sent)."""
+        return self.status == 400 and self.message == _INVALID_REPLY_TOKEN
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A call LINE accepted."""
+
+    request_id: str | None
+    #: True when LINE answered 409: the retry key was accepted by an earlier attempt.
+    accepted_earlier: bool = False
+    data: Any = None
+
+
+@dataclass
+class _Attempts:
+    """What the attempts of one call saw (for the reply-token ambiguity)."""
+
+    count: int = 0
+    ambiguous: bool = False
+    errors: list[int] = field(default_factory=list)
+
+
+def _error_from(endpoint: str, exc: ApiException) -> LineApiError:
+    message = ""
+    if exc.body:
+        try:
+            message = str(json.loads(exc.body).get("message", ""))
+        except (ValueError, AttributeError):
+            message = str(exc.body)[:200]
+    request_id = exc.headers.get("x-line-request-id") if exc.headers else None
+    return LineApiError(endpoint, int(exc.status or 0), message or str(exc.reason), request_id)
+
+
+class LineGateway:
+    """Rate-limited, retrying, timed access to the Messaging API."""
+
+    def __init__(
+        self,
+        settings: LineSettings,
+        metrics: Metrics | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.limiter = limiter or RateLimiter()
+        self._sleep = sleep
+        self._clients = [
+            ApiClient(self._configuration(settings.api_base_url)),
+            ApiClient(self._configuration(settings.data_base_url)),
+        ]
+        self.api = MessagingApi(self._clients[0])
+        self.blob = MessagingApiBlob(self._clients[1])
+
+    def _configuration(self, host: str) -> Configuration:
+        config = Configuration(access_token=self.settings.access_token, host=host)
+        # Our retry policy is the only one: urllib3 must not silently resend a POST.
+        config.retries = False
+        return config
+
+    def close(self) -> None:
+        """Close the HTTP connection pools."""
+        for client in self._clients:
+            client.close()
+
+    # -- the one call path -------------------------------------------------------------
+
+    def call(
+        self,
+        endpoint: str,
+        operation: Callable[..., ApiResponse],
+        *args: Any,
+        retry_when_unanswered: bool = True,
+        attempts: _Attempts | None = None,
+        **kwargs: Any,
+    ) -> Sent:
+        """Call one ``*_with_http_info`` SDK operation with rate limit, timeout and retries.
+
+        :param endpoint: the endpoint name (rate-limit bucket and metrics label).
+        :param operation: an SDK method, e.g. ``self.api.push_message_with_http_info``.
+        :param retry_when_unanswered: retry timeouts and lost connections too; false for
+            calls that are neither idempotent nor keyed (a resend could act twice).
+        :return: what LINE accepted; 409 on a keyed call counts as accepted.
+        :raises LineApiError: LINE refused the call, or every attempt failed.
+        """
+        seen = attempts or _Attempts()
+        timeout = self.settings.timeout
+
+        def attempt() -> Sent:
+            seen.count += 1
+            if not self.limiter.bucket(endpoint).acquire(max_wait=timeout):
+                raise LineApiError(endpoint, 429, f"{_RATE_LIMITED} (local rate limit)")
+            status = 0
+            try:
+                response = operation(*args, _request_timeout=timeout, **kwargs)
+                status = response.status_code
+                return Sent(response.headers.get("x-line-request-id"), data=response.data)
+            except ApiException as exc:
+                error = _error_from(endpoint, exc)
+                status = error.status
+                if status == 409 and "x_line_retry_key" in kwargs:
+                    accepted = exc.headers.get("x-line-accepted-request-id") if exc.headers else None
+                    return Sent(accepted, accepted_earlier=True)
+                if error.retryable:
+                    seen.ambiguous |= status >= 500
+                raise error from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                seen.ambiguous = True
+                raise LineApiError(endpoint, 0, type(exc).__name__) from exc
+            finally:
+                seen.errors.append(status)
+                if self.metrics is not None:
+                    self.metrics.line_api_calls.labels(endpoint, str(status)).inc()
+
+        def should_retry(exc: BaseException) -> bool:
+            if not isinstance(exc, LineApiError) or not exc.retryable:
+                return False
+            return retry_when_unanswered or exc.status != 0
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.settings.retry_wait, max=8.0, jitter=self.settings.retry_wait
+            ),
+            retry=retry_if_exception(should_retry),
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        result: Sent = retrying(attempt)
+        return result
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning("line api retry", extra={"attempt": state.attempt_number, "error": str(exc)})
+
+    # -- operations ----------------------------------------------------------------------
+
+    def reply(self, reply_token: str, messages: Sequence[Message]) -> Sent:
+        """Reply with up to five messages (free of charge; the token is single use).
+
+        An attempt that got no answer may have been delivered; if a later attempt is told
+        the token is spent, the reply is taken as delivered rather than sent twice.
+
+        :raises LineApiError: with ``invalid_reply_token`` when the token was spent or expired.
+        """
+        seen = _Attempts()
+        request = ReplyMessageRequest(replyToken=reply_token, messages=list(messages))
+        try:
+            return self.call("reply", self.api.reply_message_with_http_info, request, attempts=seen)
+        except LineApiError as error:
+            if error.invalid_reply_token and seen.count > 1 and seen.ambiguous:
+                logger.warning("reply token spent after an unanswered attempt; assuming delivered")
+                return Sent(None, accepted_earlier=True)
+            raise
+
+    def push(self, line_user_id: str, messages: Sequence[Message], retry_key: str) -> Sent:
+        """Push to one resident with a stored retry key (every attempt reuses it)."""
+        request = PushMessageRequest(to=line_user_id, messages=list(messages))
+        return self.call(
+            "push", self.api.push_message_with_http_info, request, x_line_retry_key=retry_key
+        )
+
+    def get_profile(self, line_user_id: str) -> Any:
+        """The resident's LINE profile (display name, language, picture)."""
+        return self.call("profile", self.api.get_profile_with_http_info, line_user_id).data
+
+    def show_loading(self, line_user_id: str, seconds: int = 20) -> Sent:
+        """Show the typing indicator in a 1:1 chat while a slow reply is prepared."""
+        request = ShowLoadingAnimationRequest(chatId=line_user_id, loadingSeconds=seconds)
+        return self.call("loading", self.api.show_loading_animation_with_http_info, request)

@@ -1,0 +1,40 @@
+"""gunicorn settings for the ``web`` process (Procfile). Tunable through the environment."""
+
+import os
+import shutil
+import tempfile
+
+from prometheus_client import multiprocess
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads keep a worker busy while it waits on the database or LINE.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# LINE waits 2 s for a webhook answer; a request still running after 30 s is stuck.
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = 10000
+max_requests_jitter = 1000
+accesslog = None  # request lines carry no personal data, but the app logs what matters
+errorlog = "-"
+wsgi_app = "bot:create_app()"
+
+
+def on_starting(server: object) -> None:
+    """Give the workers a shared folder for Prometheus metrics (``/metrics`` sums them)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="madoguchi-metrics-")
+
+
+def on_exit(server: object) -> None:
+    """Remove the metrics folder this master created."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if folder.startswith(tempfile.gettempdir()):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Forget a dead worker's live gauges."""
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -1,0 +1,63 @@
+"""Residents: the LINE users who talk to the official account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, str_enum, Created, IntPK, Updated
+
+
+class FollowState(StrEnum):
+    """Whether LINE lets us push to the resident."""
+
+    #: Friend of the account: pushes arrive.
+    FOLLOWING = "following"
+    #: Blocked the account: nothing is pushed.
+    UNFOLLOWED = "unfollowed"
+    #: Seen only through a message (e.g. a friend from before madoguchi was deployed).
+    UNKNOWN = "unknown"
+
+
+class Resident(Base):
+    """One LINE user of the official account, known internally by ``id``."""
+
+    __tablename__ = "residents"
+    __table_args__ = (
+        CheckConstraint(
+            "(follow_state = 'unfollowed') = (unfollowed_at IS NOT NULL)",
+            name="unfollowed_at_iff_unfollowed",
+        ),
+    )
+
+    #: Internal id; the only identifier that appears in logs.
+    id: Mapped[IntPK]
+    #: LINE user id (``U`` + 32 hex), unique per provider. Personal data: never logged.
+    line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Display name from the profile API at the last follow. Personal data.
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    #: Language used for replies (``ja`` or ``en``), from the LINE profile.
+    language: Mapped[str] = mapped_column(String(8), default="ja", server_default="ja")
+    #: Follow state; pushes go only to ``following`` and ``unknown`` residents.
+    follow_state: Mapped[FollowState] = mapped_column(
+        str_enum(FollowState),
+        default=FollowState.UNKNOWN,
+    )
+    #: First time the resident followed (kept across blocks and re-follows).
+    first_followed_at: Mapped[datetime | None]
+    #: Most recent follow or unblock.
+    followed_at: Mapped[datetime | None]
+    #: When the resident blocked the account; set exactly while ``unfollowed``.
+    unfollowed_at: Mapped[datetime | None]
+    #: How many times the resident came back after blocking (``isUnblocked`` follows).
+    refollow_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[Created]
+    updated_at: Mapped[Updated]
+
+    @property
+    def reachable(self) -> bool:
+        """True when a push can reach the resident."""
+        return self.follow_state != FollowState.UNFOLLOWED

@@ -1,0 +1,70 @@
+"""Configuration: read once in create_app, validated, secrets required in production."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import create_app
+from bot.config import ConfigError, line_settings, load_config
+
+
+def test_production_without_secrets_names_the_variables() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(environ={})
+    message = str(error.value)
+    for name in ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN"):
+        assert name in message
+
+
+def test_create_app_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "MADOGUCHI_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="LINE_CHANNEL_SECRET"):
+        create_app()
+
+
+def test_environment_is_read_and_typed() -> None:
+    config = load_config(environ={
+        "MADOGUCHI_ENV": "development",
+        "LINE_API_TIMEOUT": "2.5",
+        "DIALOG_TIMEOUT_MINUTES": "10",
+        "LINE_API_BASE_URL": "http://127.0.0.1:9/",
+    })
+    assert config["LINE_API_TIMEOUT"] == 2.5
+    assert config["DIALOG_TIMEOUT_MINUTES"] == 10
+    assert config["LINE_API_BASE_URL"] == "http://127.0.0.1:9"  # no trailing slash (SDK pitfall)
+    assert config["DATABASE_URL"].startswith("sqlite:///") and config["DATABASE_URL"].endswith(
+        "instance/madoguchi.db"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LINE_API_TIMEOUT", "soon"), ("DIALOG_TIMEOUT_MINUTES", "1.5"), ("MADOGUCHI_ENV", "staging"),
+     ("LINE_API_TIMEOUT", "0")],
+)
+def test_bad_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_config(environ={"MADOGUCHI_ENV": "development", name: value})
+
+
+def test_blob_host_follows_the_api_host() -> None:
+    lines = line_settings(load_config(environ={"MADOGUCHI_ENV": "development"}))
+    assert (lines.api_base_url, lines.data_base_url) == (
+        "https://api.line.me", "https://api-data.line.me")
+    mock = line_settings(load_config(environ={
+        "MADOGUCHI_ENV": "development", "LINE_API_BASE_URL": "http://127.0.0.1:9"}))
+    assert mock.data_base_url == "http://127.0.0.1:9"
+    split = line_settings(load_config(environ={
+        "MADOGUCHI_ENV": "development", "LINE_API_BASE_URL": "http://a:1",
+        "LINE_API_DATA_BASE_URL": "http://b:2"}))
+    assert split.data_base_url == "http://b:2"
+
+
+def test_development_without_line_uses_the_simulator(tmp_path: object) -> None:
+    app = create_app({"MADOGUCHI_ENV": "development", "TESTING": True,
+                      "DATABASE_URL": "sqlite://", "LINE_CHANNEL_SECRET": "",
+                      "LINE_CHANNEL_ACCESS_TOKEN": "", "SIMULATOR_PORT": 5999})
+    assert app.config["USING_SIMULATOR"] is True
+    assert app.config["LINE_API_BASE_URL"] == "http://127.0.0.1:5999"
+    app.extensions["line"].close()

@@ -1,0 +1,66 @@
+"""The router: ordered routes, composable predicates, one fallback, no duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.context import EventContext
+from bot.postback import PostbackData
+from bot.routing import Action, AnyText, Incoming, Kind, MessageType, Router, RouteConflict, Text
+
+
+def _noop(ctx: EventContext) -> None:
+    return None
+
+
+def _other(ctx: EventContext) -> None:
+    return None
+
+
+def text(value: str) -> Incoming:
+    return Incoming("message", message_type="text", text=value)
+
+
+def test_text_matches_after_folding_width_case_and_spaces() -> None:
+    predicate = Text("クーポン", "coupon")
+    assert predicate(text(" ｸｰﾎﾟﾝ "))  # half-width katakana folds (NFKC)
+    assert predicate(text("ＣＯＵＰＯＮ"))
+    assert not predicate(text("クーポンを使う"))
+    assert not predicate(Incoming("postback"))
+
+
+def test_combinators() -> None:
+    predicate = (Text("a") | Action("x.y")) & ~Kind("follow")
+    assert predicate(text("a"))
+    assert predicate(Incoming("postback", postback=PostbackData("x.y")))
+    assert not predicate(Incoming("postback", postback=PostbackData("x.z")))
+    assert AnyText()(text("anything"))
+    assert not AnyText()(Incoming("message", message_type="sticker"))
+    assert MessageType("sticker")(Incoming("message", message_type="sticker"))
+
+
+def test_first_match_wins_by_group_then_order() -> None:
+    router = Router()
+    router.add("late", AnyText(), _other, group=5)
+    router.add("early", Text("hi"), _noop)
+    router.set_fallback(_other)
+    assert router.resolve(text("hi")) == ("early", _noop)
+    assert router.resolve(text("other")) == ("late", _other)
+    assert router.resolve(Incoming("follow")) == ("fallback", _other)
+
+
+def test_duplicates_are_rejected_at_registration() -> None:
+    router = Router()
+    router.add("menu", Text("menu", "メニュー"), _noop)
+    with pytest.raises(RouteConflict, match="same predicate"):
+        router.add("menu2", Text("メニュー", "MENU"), _other)
+    with pytest.raises(RouteConflict, match="registered twice"):
+        router.add("menu", Text("other"), _other)
+    router.set_fallback(_noop)
+    with pytest.raises(RouteConflict):
+        router.set_fallback(_other)
+
+
+def test_router_without_fallback_is_an_error() -> None:
+    with pytest.raises(RouteConflict):
+        Router().resolve(text("x"))
