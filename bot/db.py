@@ -115,8 +115,11 @@ def insert_ignore(
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    statement = insert(model).values(**values).on_conflict_do_nothing(
-        index_elements=conflict_columns
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        # RETURNING, not rowcount: ORM-enabled inserts do not report a reliable rowcount.
+        .returning(getattr(model, conflict_columns[0]))
     )
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None

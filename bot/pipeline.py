@@ -125,7 +125,11 @@ class EventProcessor:
         source = event.source
         user_id = getattr(source, "user_id", None) if source is not None else None
         one_to_one = source is not None and source.type == "user" and bool(user_id)
-        profile = self._profile(user_id) if one_to_one and isinstance(event, FollowEvent) else None
+        profile = None
+        if one_to_one and isinstance(event, FollowEvent):
+            if self._seen(meta.event_id):  # a redelivered follow: skip the profile call too
+                return Outcome.DUPLICATE, "duplicate"
+            profile = self._profile(user_id)
         now = utcnow()
         with self.db.unit_of_work() as session:
             if not insert_ignore(
@@ -168,6 +172,11 @@ class EventProcessor:
         name, handler = self.router.resolve(incoming)
         handler(ctx)
         return name
+
+    def _seen(self, event_id: str) -> bool:
+        """True when the event was already processed (checked again, atomically, later)."""
+        with self.db.sessions() as session:
+            return session.get(WebhookEvent, event_id) is not None
 
     def _profile(self, line_user_id: str | None) -> Profile | None:
         """The LINE profile, fetched before the transaction (no network inside it)."""

@@ -22,7 +22,7 @@ from bot import create_app
 from bot.cli import upgrade_database
 from bot.db import Database
 from simulator.state import PlatformState
-from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, Resident
+from tests.support import ACCESS_TOKEN, Resident, app_settings
 
 
 def _postgres_url() -> str:
@@ -56,27 +56,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
-def app_settings(database_url: str, platform: RunningPlatform, **overrides: Any) -> dict[str, Any]:
-    """Settings of a test app aimed at the test database and the fake platform."""
-    return {
-        "TESTING": True,
-        "MADOGUCHI_ENV": "production",
-        "SECRET_KEY": "test-secret-key",
-        "DATABASE_URL": database_url,
-        "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
-        "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
-        "LINE_API_BASE_URL": platform.url,
-        "LINE_API_TIMEOUT": 2.0,
-        "LINE_API_MAX_ATTEMPTS": 3,
-        "LINE_API_RETRY_WAIT": 0.01,
-        **overrides,
-    }
-
-
 @pytest.fixture(scope="session")
 def session_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
     """One app per database backend, shared by tests that need no special settings."""
-    app = create_app(app_settings(database_url, platform))
+    app = create_app(app_settings(database_url, platform.url))
     yield app
     app.extensions["line"].close()
     app.extensions["db"].dispose()
@@ -102,7 +85,7 @@ def make_app(database_url: str, platform: RunningPlatform) -> Iterator[Callable[
     built: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
-        app = create_app(app_settings(database_url, platform, **overrides))
+        app = create_app(app_settings(database_url, platform.url, **overrides))
         built.append(app)
         return app
 

@@ -18,6 +18,23 @@ ACCESS_TOKEN = "test-access-token"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def app_settings(database_url: str, platform_url: str, **overrides: Any) -> dict[str, Any]:
+    """Settings of a test app aimed at the test database and the fake platform."""
+    return {
+        "TESTING": True,
+        "MADOGUCHI_ENV": "production",
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+        "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN,
+        "LINE_API_BASE_URL": platform_url,
+        "LINE_API_TIMEOUT": 2.0,
+        "LINE_API_MAX_ATTEMPTS": 3,
+        "LINE_API_RETRY_WAIT": 0.01,
+        **overrides,
+    }
+
+
 def signed_post(client: FlaskClient, body: bytes, *, secret: str = CHANNEL_SECRET) -> TestResponse:
     """POST a webhook body signed like LINE signs it."""
     return client.post(

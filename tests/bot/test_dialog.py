@@ -156,6 +156,8 @@ def test_redelivered_answer_is_applied_once(toy_app: Flask, resident: Resident) 
     resident.say("花子")
     resident.redeliver()
     assert resident.texts().count("花子 さんでよろしいですか？") == 1
+    replies = [r for r in resident.platform.state.requests() if r.endpoint == "reply"]
+    assert len(replies) == 3 and all(r.status == 200 for r in replies)
     assert conversations(toy_app)[0].state == CONFIRM
 
 

@@ -134,6 +134,9 @@ def test_redelivered_event_is_processed_once(resident: SimResident, db: Database
     assert resident.follow().status_code == 200
     assert resident.redeliver().status_code == 200
     assert len(resident.platform.state.deliveries(resident.user_id)) == 1
+    # Processed once: one profile lookup and one reply attempt, not a second failed one.
+    endpoints = [r.endpoint for r in resident.platform.state.requests()]
+    assert endpoints.count("reply") == 1 and endpoints.count("profile") == 1
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
         assert session.scalar(select(func.count()).select_from(Resident)) == 1

@@ -1,0 +1,37 @@
+"""/healthz and /metrics."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bot import create_app
+from simulator.server import RunningPlatform
+from tests.support import Resident, app_settings
+
+
+def test_healthz_reports_the_database(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_gone(platform: RunningPlatform) -> None:
+    app = create_app(app_settings("postgresql+psycopg://nobody@127.0.0.1:1/none", platform.url))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json == {
+        "status": "unavailable", "database": "unreachable"}
+    app.extensions["line"].close()
+
+
+def test_metrics_count_events_latency_and_line_calls(
+    app: Flask, client: FlaskClient, resident: Resident
+) -> None:
+    resident.follow()
+    resident.say("menu")
+    resident.redeliver()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'madoguchi_webhook_events_total{outcome="processed",type="follow"}' in text
+    assert 'madoguchi_webhook_events_total{outcome="duplicate",type="message"}' in text
+    assert 'madoguchi_handler_seconds_count{route="menu.show"}' in text
+    assert 'madoguchi_line_api_calls_total{endpoint="reply",status="200"}' in text
+    assert 'madoguchi_line_api_calls_total{endpoint="profile",status="200"}' in text
