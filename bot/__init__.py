@@ -64,8 +64,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         router=router,
         dialogs=dialogs,
         webhook_validator=SignatureValidator(config["LINE_CHANNEL_SECRET"] or ""),
-        events=EventProcessor(db=database, gateway=gateway, router=router, dialogs=dialogs,
-                              metrics=metrics, config=config),
+        events=EventProcessor(
+            db=database,
+            gateway=gateway,
+            router=router,
+            dialogs=dialogs,
+            metrics=metrics,
+            config=config,
+        ),
     )
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)

@@ -86,6 +86,11 @@ def _create_app() -> Flask:
 
 def main() -> None:
     """Entry point of the ``madoguchi`` console script."""
-    cli = FlaskGroup(name="madoguchi", create_app=_create_app, add_version_option=False,
-                     load_dotenv=False, set_debug_flag=False)
+    cli = FlaskGroup(
+        name="madoguchi",
+        create_app=_create_app,
+        add_version_option=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+    )
     cli.main(prog_name="madoguchi")

@@ -37,34 +37,77 @@ class Setting:
 
 #: Every setting madoguchi reads, in README order.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MADOGUCHI_ENV", "production", str,
-            "`production` (default) or `development` (simulator, clock jobs in-process)."),
+    Setting(
+        "MADOGUCHI_ENV",
+        "production",
+        str,
+        "`production` (default) or `development` (simulator, clock jobs in-process).",
+    ),
     Setting("SECRET_KEY", None, str, "Flask session signing key. Required in production."),
-    Setting("DATABASE_URL", None, str,
-            "SQLAlchemy URL. Default: SQLite at `instance/madoguchi.db`."),
-    Setting("LINE_CHANNEL_SECRET", None, str,
-            "Channel secret (webhook signatures). Required in production."),
-    Setting("LINE_CHANNEL_ACCESS_TOKEN", None, str,
-            "Long-lived channel access token. Required in production."),
-    Setting("LINE_API_BASE_URL", LINE_API_HOST, str,
-            "Messaging API host, without a trailing slash."),
-    Setting("LINE_API_DATA_BASE_URL", None, str,
-            "Blob host (content, rich menu images). Default: `https://api-data.line.me` when "
-            "the API host is LINE's, otherwise the same as `LINE_API_BASE_URL`."),
+    Setting(
+        "DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite at `instance/madoguchi.db`."
+    ),
+    Setting(
+        "LINE_CHANNEL_SECRET",
+        None,
+        str,
+        "Channel secret (webhook signatures). Required in production.",
+    ),
+    Setting(
+        "LINE_CHANNEL_ACCESS_TOKEN",
+        None,
+        str,
+        "Long-lived channel access token. Required in production.",
+    ),
+    Setting(
+        "LINE_API_BASE_URL", LINE_API_HOST, str, "Messaging API host, without a trailing slash."
+    ),
+    Setting(
+        "LINE_API_DATA_BASE_URL",
+        None,
+        str,
+        "Blob host (content, rich menu images). Default: `https://api-data.line.me` when "
+        "the API host is LINE's, otherwise the same as `LINE_API_BASE_URL`.",
+    ),
     Setting("LINE_API_TIMEOUT", 5.0, float, "Seconds before a LINE API call times out."),
-    Setting("LINE_API_MAX_ATTEMPTS", 4, int,
-            "Attempts per LINE API call on 429, 5xx and timeouts (with exponential backoff)."),
+    Setting(
+        "LINE_API_MAX_ATTEMPTS",
+        4,
+        int,
+        "Attempts per LINE API call on 429, 5xx and timeouts (with exponential backoff).",
+    ),
     Setting("LINE_API_RETRY_WAIT", 0.2, float, "First backoff wait in seconds (doubles)."),
-    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", str,
-            "Public URL of this service (links in messages, QR codes)."),
-    Setting("DIALOG_TIMEOUT_MINUTES", 30, int,
-            "Minutes of silence after which an unfinished dialog expires."),
-    Setting("WEBHOOK_EVENT_RETENTION_DAYS", 7, int,
-            "Days a webhook event id is kept for de-duplication."),
-    Setting("PUSH_RETRY_HOURS", 23, int,
-            "Hours a failed push is retried with its retry key (LINE keeps keys 24 h)."),
-    Setting("SIMULATOR_PORT", 5001, int,
-            "Port of the embedded fake LINE platform in development."),
+    Setting(
+        "PUBLIC_BASE_URL",
+        "http://127.0.0.1:5000",
+        str,
+        "Public URL of this service (links in messages, QR codes).",
+    ),
+    Setting(
+        "DIALOG_TIMEOUT_MINUTES",
+        30,
+        int,
+        "Minutes of silence after which an unfinished dialog expires.",
+    ),
+    Setting(
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        7,
+        int,
+        "Days a webhook event id is kept for de-duplication.",
+    ),
+    Setting(
+        "PUSH_RETRY_HOURS",
+        23,
+        int,
+        "Hours a failed push is retried with its retry key (LINE keeps keys 24 h).",
+    ),
+    Setting("SIMULATOR_PORT", 5001, int, "Port of the embedded fake LINE platform in development."),
+    Setting(
+        "RICHMENU_FONT",
+        None,
+        str,
+        "Japanese font file for the rich-menu image. Default: found with fontconfig.",
+    ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level."),
     Setting("LOG_FORMAT", "json", str, "`json` (default) or `text`."),
 )
@@ -91,9 +134,7 @@ def _coerce(setting: Setting, raw: Any) -> Any:
     try:
         return setting.kind(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{setting.name} must be a {setting.kind.__name__}, got {raw!r}"
-        ) from exc
+        raise ConfigError(f"{setting.name} must be a {setting.kind.__name__}, got {raw!r}") from exc
 
 
 def load_config(
@@ -128,7 +169,8 @@ def load_config(
         missing = [name for name in _REQUIRED_IN_PRODUCTION if not config[name]]
         if missing:
             raise ConfigError(
-                "missing required setting(s) in production: " + ", ".join(missing)
+                "missing required setting(s) in production: "
+                + ", ".join(missing)
                 + " (set them in the environment; see README.md, Configuration)"
             )
         if config["LINE_CHANNEL_SECRET"] == DEV_CHANNEL_SECRET:

@@ -34,7 +34,9 @@ class EventContext:
         back to a push. Events without a reply token (unfollow, unsend) reply nothing."""
         if self.reply_token:
             self.outbox.reply(
-                self.reply_token, list(messages), resident_id=self.resident.id,
+                self.reply_token,
+                list(messages),
+                resident_id=self.resident.id,
                 must_arrive=must_arrive,
             )
 

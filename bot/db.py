@@ -7,13 +7,14 @@ receive a session and may flush, never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,6 +102,13 @@ def request_session() -> Session:
     return session
 
 
+#: Dialect-specific INSERTs that support ON CONFLICT.
+_UPSERT_INSERTS: dict[str, Callable[..., Any]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
 def insert_ignore(
     session: Session, model: type[Any], values: dict[str, Any], conflict_columns: list[str]
 ) -> bool:
@@ -109,14 +117,10 @@ def insert_ignore(
     :return: True when the row was inserted, False when it already existed.
     """
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+    if dialect not in _UPSERT_INSERTS:  # pragma: no cover - only SQLite and PostgreSQL
         raise NotImplementedError(dialect)
     statement = (
-        insert(model)
+        _UPSERT_INSERTS[dialect](model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
         # RETURNING, not rowcount: ORM-enabled inserts do not report a reliable rowcount.

@@ -30,15 +30,20 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
         from simulator.webhooks import WebhookSender
 
         state = PlatformState(channel_access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"])
-        sender = WebhookSender(state, webhook_url=f"http://{host}:{port}/callback",
-                               channel_secret=app.config["LINE_CHANNEL_SECRET"])
+        sender = WebhookSender(
+            state,
+            webhook_url=f"http://{host}:{port}/callback",
+            channel_secret=app.config["LINE_CHANNEL_SECRET"],
+        )
         platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()
     click.echo(f"madoguchi is running at http://{host}:{port}  (webhook: /callback)")
     if platform is not None:
-        click.echo(f"fake LINE platform at {platform.url}; see docs/simulator.md to play a resident")
+        click.echo(
+            f"fake LINE platform at {platform.url}; see docs/simulator.md to play a resident"
+        )
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

@@ -165,12 +165,9 @@ class DialogEngine:
         conversation, notices = self._active(ctx)
         incoming = ctx.incoming
         postback = incoming.postback
-        if postback is not None and postback.conversation_id is not None:
-            if conversation is None or (postback.conversation_id, postback.conversation_version) != (
-                conversation.id, conversation.version
-            ):
-                self._stale(ctx, conversation)
-                return True
+        if postback is not None and _is_stale(postback, conversation):
+            self._stale(ctx, conversation)
+            return True
         if conversation is not None:
             return self._continue(ctx, conversation)
         for flow in self._flows.values():
@@ -206,7 +203,9 @@ class DialogEngine:
             return True
         for step in flow.states.get(conversation.state, ()):
             if step.predicate(incoming):
-                self._apply(ctx, flow, conversation, step.fn(self._context(conversation, ctx), incoming))
+                self._apply(
+                    ctx, flow, conversation, step.fn(self._context(conversation, ctx), incoming)
+                )
                 return True
         for entry in flow.entry_points:
             if entry.predicate(incoming):
@@ -223,7 +222,7 @@ class DialogEngine:
             self._touch(ctx, flow, conversation)
             ctx.reply(
                 *self._prompt(ctx, flow, conversation)[:4],
-                with_main_menu(_("Please finish this first, or send \"cancel\" to stop it.")),
+                with_main_menu(_('Please finish this first, or send "cancel" to stop it.')),
             )
             return True
         return False
@@ -311,6 +310,18 @@ class DialogEngine:
         conversation.ended_at = now
         if status == ConversationStatus.COMPLETED:
             conversation.completed_at = now
+
+
+def _is_stale(postback: PostbackData, conversation: Conversation | None) -> bool:
+    """True for a dialog button that does not belong to the current question."""
+    if postback.conversation_id is None:
+        return False  # not a dialog button (menus, entry points)
+    if conversation is None:
+        return True
+    return (postback.conversation_id, postback.conversation_version) != (
+        conversation.id,
+        conversation.version,
+    )
 
 
 def expire_stale_dialogs(session: Session, now: datetime) -> int:

@@ -48,7 +48,9 @@ def expire_dialogs(app: Flask) -> int:
 def retry_pushes(app: Flask) -> int:
     """Resends pushes that failed, with their stored retry keys."""
     gateway: LineGateway = app.extensions["line"]
-    return retry_pending_pushes(gateway, _db(app), window=timedelta(hours=app.config["PUSH_RETRY_HOURS"]))
+    return retry_pending_pushes(
+        gateway, _db(app), window=timedelta(hours=app.config["PUSH_RETRY_HOURS"])
+    )
 
 
 def purge_webhook_events(app: Flask) -> int:

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RATE_LIMITED = "The API rate limit has been exceeded"
-_INVALID_REPLY_TOKEN = "Invalid reply token"
+_INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - LINE's error text
 
 
 class LineApiError(Exception):
@@ -61,8 +61,10 @@ class LineApiError(Exception):
     @property
     def retryable(self) -> bool:
         """True for failures worth retrying: no answer, 5xx, or the rate limit."""
-        return self.status == 0 or self.status >= 500 or (
-            self.status == 429 and self.message.startswith(_RATE_LIMITED)
+        return (
+            self.status == 0
+            or self.status >= 500
+            or (self.status == 429 and self.message.startswith(_RATE_LIMITED))
         )
 
     @property
@@ -170,7 +172,9 @@ class LineGateway:
                 error = _error_from(endpoint, exc)
                 status = error.status
                 if status == 409 and "x_line_retry_key" in kwargs:
-                    accepted = exc.headers.get("x-line-accepted-request-id") if exc.headers else None
+                    accepted = (
+                        exc.headers.get("x-line-accepted-request-id") if exc.headers else None
+                    )
                     return Sent(accepted, accepted_earlier=True)
                 if error.retryable:
                     seen.ambiguous |= status >= 500

@@ -64,7 +64,11 @@ def text(body: str, quick_replies: Sequence[Action] = ()) -> TextMessage:
         raise ValueError("text message over LINE's 5,000-unit limit")
     if len(quick_replies) > MAX_QUICK_REPLIES:
         raise ValueError(f"{len(quick_replies)} quick replies (max {MAX_QUICK_REPLIES})")
-    quick = QuickReply(items=[QuickReplyItem(action=a) for a in quick_replies]) if quick_replies else None
+    quick = (
+        QuickReply(items=[QuickReplyItem(action=a) for a in quick_replies])
+        if quick_replies
+        else None
+    )
     return TextMessage(text=body, quickReply=quick)
 
 

@@ -95,7 +95,11 @@ def deliver(outbox: Outbox, gateway: LineGateway, db: Database) -> None:
         except LineApiError as error:
             logger.warning(
                 "reply failed",
-                extra={"resident": queued.resident_id, "status": error.status, "error": error.message},
+                extra={
+                    "resident": queued.resident_id,
+                    "status": error.status,
+                    "error": error.message,
+                },
             )
             if error.invalid_reply_token and queued.must_arrive and queued.resident_id:
                 outbox.push_ids.extend(_store_fallback_push(db, queued))

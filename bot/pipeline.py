@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import gettext as _
+from linebot.v3.messaging import Message
 from linebot.v3.webhooks import (
     Event,
     FollowEvent,
@@ -65,9 +66,20 @@ def normalise(event: Event) -> Incoming:
     if isinstance(event, PostbackEvent):
         raw = _clean(event.postback.data or "")
         params = {k: _clean(str(v)) for k, v in (event.postback.params or {}).items()}
-        return Incoming("postback", postback=postback.decode(raw), postback_raw=raw,
-                        postback_params=params)
+        return Incoming(
+            "postback", postback=postback.decode(raw), postback_raw=raw, postback_params=params
+        )
     return Incoming(str(event.type))
+
+
+def _one_to_one_only() -> Message:
+    """The polite note for groups and rooms: the service works in one-to-one chats."""
+    return text(
+        _(
+            "Thank you for adding me. This service answers only in one-to-one chats: "
+            "please talk to me directly."
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -110,8 +122,9 @@ class EventProcessor:
         try:
             outcome, route = self._run(event, meta, outbox)
         except Exception:
-            logger.exception("webhook event failed", extra={"event_id": meta.event_id,
-                                                            "event_type": meta.type})
+            logger.exception(
+                "webhook event failed", extra={"event_id": meta.event_id, "event_type": meta.type}
+            )
             outcome = Outcome.FAILED
         else:
             deliver(outbox, self.gateway, self.db)
@@ -143,29 +156,37 @@ class EventProcessor:
             reply_token = getattr(event, "reply_token", None)
             if not one_to_one:
                 if reply_token and meta.type in ("message", "join", "postback"):
-                    outbox.reply(reply_token, [text(_(
-                        "Thank you for adding me. This service answers only in one-to-one "
-                        "chats: please talk to me directly."))])
+                    outbox.reply(reply_token, [_one_to_one_only()])
                 return Outcome.IGNORED, "group"
             assert user_id is not None  # noqa: S101 - one_to_one guarantees it
             resident = lock_resident(session, user_id, lock=not self.db.is_sqlite)
             apply_profile(resident, profile)
             incoming = normalise(event)
-            ctx = EventContext(session, incoming, event, resident, outbox, now, reply_token,
-                               self.config)
+            ctx = EventContext(
+                session, incoming, event, resident, outbox, now, reply_token, self.config
+            )
             with resident_locale(resident.language):
                 route = self._dispatch(ctx)
-            logger.info("webhook event processed", extra={
-                "event_id": meta.event_id, "event_type": meta.type, "resident": resident.id,
-                "route": route})
+            logger.info(
+                "webhook event processed",
+                extra={
+                    "event_id": meta.event_id,
+                    "event_type": meta.type,
+                    "resident": resident.id,
+                    "route": route,
+                },
+            )
             return Outcome.PROCESSED, route
 
     def _dispatch(self, ctx: EventContext) -> str:
         """Hand the event to the dialog engine, else the router; return the route name."""
         incoming = ctx.incoming
         if incoming.text is not None and utf16_length(incoming.text) > MAX_TEXT_UNITS:
-            ctx.reply(with_main_menu(_("That message is too long. Please keep it under "
-                                       "5,000 characters.")))
+            ctx.reply(
+                with_main_menu(
+                    _("That message is too long. Please keep it under 5,000 characters.")
+                )
+            )
             return "too-long"
         if self.dialogs.handle(ctx):
             return "dialog"

@@ -185,7 +185,9 @@ class Router:
         self._routes.append(Route(name, predicate, handler, group))
         self._routes.sort(key=lambda r: r.group)  # stable: keeps registration order per group
 
-    def route(self, name: str, predicate: Predicate, *, group: int = 0) -> Callable[[Handler], Handler]:
+    def route(
+        self, name: str, predicate: Predicate, *, group: int = 0
+    ) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def decorate(handler: Handler) -> Handler:

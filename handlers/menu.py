@@ -18,9 +18,14 @@ def fallback(ctx: EventContext) -> None:
     """Explains briefly what the account can do and shows the menu (nothing else matched)."""
     if ctx.incoming.kind not in ("message", "postback"):
         return  # e.g. a sticker's sibling events, video-play ends: nothing to say
-    ctx.reply(with_main_menu(_(
-        "Sorry, I did not understand that. Please choose from the menu below, "
-        "or send \"menu\" at any time.")))
+    ctx.reply(
+        with_main_menu(
+            _(
+                "Sorry, I did not understand that. Please choose from the menu below, "
+                'or send "menu" at any time.'
+            )
+        )
+    )
 
 
 def register(router: Router) -> None:

@@ -18,8 +18,10 @@ def on_follow(ctx: EventContext) -> None:
     greeting = (
         _("Welcome back! You can use every service again.")
         if returning
-        else _("Thank you for adding us as a friend! This is your prefecture's LINE counter: "
-               "surveys, consultation, facility coupons and news.")
+        else _(
+            "Thank you for adding us as a friend! This is your prefecture's LINE counter: "
+            "surveys, consultation, facility coupons and news."
+        )
     )
     ctx.reply(with_main_menu(greeting + "\n" + _("Choose from the menu below.")))
 

@@ -25,11 +25,16 @@ def _run(connection: Connection) -> None:
 
 def run_migrations_offline() -> None:
     """Emit SQL instead of running it (``alembic upgrade head --sql``)."""
-    url = context.config.attributes.get("url") or load_config(
-        {"MADOGUCHI_ENV": "development"}
-    )["DATABASE_URL"]
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=url.startswith("sqlite"))
+    url = (
+        context.config.attributes.get("url")
+        or load_config({"MADOGUCHI_ENV": "development"})["DATABASE_URL"]
+    )
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -41,9 +46,10 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     # Migrations need only the database URL, so the secrets are not required here.
-    url = context.config.attributes.get("url") or load_config(
-        {"MADOGUCHI_ENV": "development"}
-    )["DATABASE_URL"]
+    url = (
+        context.config.attributes.get("url")
+        or load_config({"MADOGUCHI_ENV": "development"})["DATABASE_URL"]
+    )
     engine = build_engine(url)
     try:
         with engine.connect() as connection:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import DateTime, Dialect, Enum, MetaData, TypeDecorator, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column
@@ -66,4 +66,4 @@ class Base(DeclarativeBase):
     """The one declarative base; its metadata is what Alembic compares against."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}

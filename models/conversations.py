@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, str_enum, Created, IntPK, Updated
+from models.base import Base, Created, IntPK, Updated, str_enum
 from models.residents import Resident
 
 
@@ -39,9 +39,7 @@ class Conversation(Base):
             "(status = 'completed') = (completed_at IS NOT NULL)",
             name="completed_at_iff_completed",
         ),
-        CheckConstraint(
-            "(status = 'active') = (ended_at IS NULL)", name="ended_at_iff_not_active"
-        ),
+        CheckConstraint("(status = 'active') = (ended_at IS NULL)", name="ended_at_iff_not_active"),
     )
 
     id: Mapped[IntPK]
@@ -72,4 +70,4 @@ class Conversation(Base):
 
     resident: Mapped[Resident] = relationship()
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read by the mapper

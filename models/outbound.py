@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, str_enum, Created, IntPK, Updated
+from models.base import Base, Created, IntPK, Updated, str_enum
 
 
 class OutboundStatus(StrEnum):

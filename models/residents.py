@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, str_enum, Created, IntPK, Updated
+from models.base import Base, Created, IntPK, Updated, str_enum
 
 
 class FollowState(StrEnum):

@@ -19,4 +19,3 @@ class WebhookEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     #: When it was processed; rows older than the retention period are purged.
     received_at: Mapped[Created] = mapped_column(index=True)
-

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from simulator.server import RunningPlatform, start_platform
 from sqlalchemy import create_engine, delete, text
 
 import models
 from bot import create_app
 from bot.cli import upgrade_database
 from bot.db import Database
+from simulator.server import RunningPlatform, start_platform
 from simulator.state import PlatformState
 from tests.support import ACCESS_TOKEN, Resident, app_settings
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
-from simulator.server import RunningPlatform
 from werkzeug.test import TestResponse
 
 from simulator import events as line_events
+from simulator.server import RunningPlatform
 
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"

@@ -27,8 +27,15 @@ def test_units_of_work_for_one_resident_are_serialised(app: Flask, database_url:
     db: Database = app.extensions["db"]
     with db.unit_of_work() as session:
         resident = lock_resident(session, "U" + "a" * 32)
-        session.add(Conversation(resident_id=resident.id, flow="toy", state="S", data={"n": 0},
-                                 expires_at=utcnow() + timedelta(minutes=5)))
+        session.add(
+            Conversation(
+                resident_id=resident.id,
+                flow="toy",
+                state="S",
+                data={"n": 0},
+                expires_at=utcnow() + timedelta(minutes=5),
+            )
+        )
     first_has_lock = threading.Event()
     order: list[str] = []
 
@@ -38,7 +45,8 @@ def test_units_of_work_for_one_resident_are_serialised(app: Flask, database_url:
             order.append(f"{name} locked")
             first_has_lock.set()
             conversation = session.scalars(
-                select(Conversation).where(Conversation.resident_id == resident.id)).one()
+                select(Conversation).where(Conversation.resident_id == resident.id)
+            ).one()
             count = conversation.data["n"]
             time.sleep(hold)  # the other thread arrives meanwhile
             conversation.data = {"n": count + 1}

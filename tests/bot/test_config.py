@@ -24,24 +24,29 @@ def test_create_app_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
 
 
 def test_environment_is_read_and_typed() -> None:
-    config = load_config(environ={
-        "MADOGUCHI_ENV": "development",
-        "LINE_API_TIMEOUT": "2.5",
-        "DIALOG_TIMEOUT_MINUTES": "10",
-        "LINE_API_BASE_URL": "http://127.0.0.1:9/",
-    })
+    config = load_config(
+        environ={
+            "MADOGUCHI_ENV": "development",
+            "LINE_API_TIMEOUT": "2.5",
+            "DIALOG_TIMEOUT_MINUTES": "10",
+            "LINE_API_BASE_URL": "http://127.0.0.1:9/",
+        }
+    )
     assert config["LINE_API_TIMEOUT"] == 2.5
     assert config["DIALOG_TIMEOUT_MINUTES"] == 10
     assert config["LINE_API_BASE_URL"] == "http://127.0.0.1:9"  # no trailing slash (SDK pitfall)
-    assert config["DATABASE_URL"].startswith("sqlite:///") and config["DATABASE_URL"].endswith(
-        "instance/madoguchi.db"
-    )
+    assert config["DATABASE_URL"].startswith("sqlite:///")
+    assert config["DATABASE_URL"].endswith("instance/madoguchi.db")
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("LINE_API_TIMEOUT", "soon"), ("DIALOG_TIMEOUT_MINUTES", "1.5"), ("MADOGUCHI_ENV", "staging"),
-     ("LINE_API_TIMEOUT", "0")],
+    [
+        ("LINE_API_TIMEOUT", "soon"),
+        ("DIALOG_TIMEOUT_MINUTES", "1.5"),
+        ("MADOGUCHI_ENV", "staging"),
+        ("LINE_API_TIMEOUT", "0"),
+    ],
 )
 def test_bad_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -51,20 +56,51 @@ def test_bad_values_are_refused(name: str, value: str) -> None:
 def test_blob_host_follows_the_api_host() -> None:
     lines = line_settings(load_config(environ={"MADOGUCHI_ENV": "development"}))
     assert (lines.api_base_url, lines.data_base_url) == (
-        "https://api.line.me", "https://api-data.line.me")
-    mock = line_settings(load_config(environ={
-        "MADOGUCHI_ENV": "development", "LINE_API_BASE_URL": "http://127.0.0.1:9"}))
+        "https://api.line.me",
+        "https://api-data.line.me",
+    )
+    mock = line_settings(
+        load_config(
+            environ={"MADOGUCHI_ENV": "development", "LINE_API_BASE_URL": "http://127.0.0.1:9"}
+        )
+    )
     assert mock.data_base_url == "http://127.0.0.1:9"
-    split = line_settings(load_config(environ={
-        "MADOGUCHI_ENV": "development", "LINE_API_BASE_URL": "http://a:1",
-        "LINE_API_DATA_BASE_URL": "http://b:2"}))
+    split = line_settings(
+        load_config(
+            environ={
+                "MADOGUCHI_ENV": "development",
+                "LINE_API_BASE_URL": "http://a:1",
+                "LINE_API_DATA_BASE_URL": "http://b:2",
+            }
+        )
+    )
     assert split.data_base_url == "http://b:2"
 
 
 def test_development_without_line_uses_the_simulator(tmp_path: object) -> None:
-    app = create_app({"MADOGUCHI_ENV": "development", "TESTING": True,
-                      "DATABASE_URL": "sqlite://", "LINE_CHANNEL_SECRET": "",
-                      "LINE_CHANNEL_ACCESS_TOKEN": "", "SIMULATOR_PORT": 5999})
+    app = create_app(
+        {
+            "MADOGUCHI_ENV": "development",
+            "TESTING": True,
+            "DATABASE_URL": "sqlite://",
+            "LINE_CHANNEL_SECRET": "",
+            "LINE_CHANNEL_ACCESS_TOKEN": "",
+            "SIMULATOR_PORT": 5999,
+        }
+    )
     assert app.config["USING_SIMULATOR"] is True
     assert app.config["LINE_API_BASE_URL"] == "http://127.0.0.1:5999"
     app.extensions["line"].close()
+
+
+def test_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from bot.config import SETTINGS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# madoguchi")
+    assert "make run" in readme
+    assert "make test" in readme
+    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
+    assert not missing, f"README.md, Configuration, lacks {missing}"

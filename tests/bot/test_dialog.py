@@ -35,14 +35,19 @@ def test_record_name_moves_on_with_the_name() -> None:
 
 def test_record_name_stays_on_invalid_input() -> None:
     transition = record_name(step_context(ASK_NAME), Incoming("message", "text", text="x" * 21))
-    assert transition.next_state == STAY and transition.replies
+    assert transition.next_state == STAY
+    assert transition.replies
 
 
 def test_confirm_buttons_carry_the_dialog_guard() -> None:
     button = TOY_FLOW.prompt(step_context(CONFIRM, name="花子"))[0]
     data = decode(button.quick_reply.items[0].action.data)  # type: ignore[attr-defined]
-    assert data is not None and (data.conversation_id, data.conversation_version) == (1, 2)
-    assert confirm(step_context(CONFIRM, name="花子"), Incoming("postback", postback=data)).next_state == END
+    assert data is not None
+    assert (data.conversation_id, data.conversation_version) == (1, 2)
+    assert (
+        confirm(step_context(CONFIRM, name="花子"), Incoming("postback", postback=data)).next_state
+        == END
+    )
 
 
 def test_engine_rejects_badly_declared_flows() -> None:
@@ -142,9 +147,11 @@ def test_timeout_expires_at_read_time_and_by_the_clock(toy_app: Flask, resident:
 
     resident.say("予約")
     with db.unit_of_work() as session:
-        session.execute(update(Conversation)
-                        .where(Conversation.status == ConversationStatus.ACTIVE)
-                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Conversation)
+            .where(Conversation.status == ConversationStatus.ACTIVE)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     with db.unit_of_work() as session:
         assert expire_stale_dialogs(session, utcnow()) == 1
     assert [c.status for c in conversations(toy_app)] == [ConversationStatus.EXPIRED] * 2
@@ -157,7 +164,8 @@ def test_redelivered_answer_is_applied_once(toy_app: Flask, resident: Resident) 
     resident.redeliver()
     assert resident.texts().count("花子 さんでよろしいですか？") == 1
     replies = [r for r in resident.platform.state.requests() if r.endpoint == "reply"]
-    assert len(replies) == 3 and all(r.status == 200 for r in replies)
+    assert len(replies) == 3
+    assert all(r.status == 200 for r in replies)
     assert conversations(toy_app)[0].state == CONFIRM
 
 
@@ -182,9 +190,12 @@ def make_flow(app: Flask) -> Iterator[Callable[[str], Flow]]:
     def make(name: str) -> Flow:
         names.append(name)
         return dataclasses.replace(
-            TOY_FLOW, name=name,
-            entry_points=(dataclasses.replace(TOY_FLOW.entry_points[0],
-                                              predicate=Action(f"{name}.start")),))
+            TOY_FLOW,
+            name=name,
+            entry_points=(
+                dataclasses.replace(TOY_FLOW.entry_points[0], predicate=Action(f"{name}.start")),
+            ),
+        )
 
     yield make
     for name in names:

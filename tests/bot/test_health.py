@@ -12,14 +12,18 @@ from tests.support import Resident, app_settings
 
 def test_healthz_reports_the_database(client: FlaskClient) -> None:
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
 
 
 def test_healthz_is_503_when_the_database_is_gone(platform: RunningPlatform) -> None:
     app = create_app(app_settings("postgresql+psycopg://nobody@127.0.0.1:1/none", platform.url))
     response = app.test_client().get("/healthz")
-    assert response.status_code == 503 and response.json == {
-        "status": "unavailable", "database": "unreachable"}
+    assert response.status_code == 503
+    assert response.json == {
+        "status": "unavailable",
+        "database": "unreachable",
+    }
     app.extensions["line"].close()
 
 

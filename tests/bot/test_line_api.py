@@ -25,8 +25,15 @@ RATE_LIMITED = {"message": "The API rate limit has been exceeded. Try again late
 
 @pytest.fixture
 def gateway(platform: RunningPlatform) -> Iterator[LineGateway]:
-    settings = LineSettings("secret", ACCESS_TOKEN, platform.url, platform.url,
-                            timeout=0.5, max_attempts=3, retry_wait=0.01)
+    settings = LineSettings(
+        "secret",
+        ACCESS_TOKEN,
+        platform.url,
+        platform.url,
+        timeout=0.5,
+        max_attempts=3,
+        retry_wait=0.01,
+    )
     gateway = LineGateway(settings, Metrics())
     yield gateway
     gateway.close()
@@ -44,13 +51,16 @@ def hello() -> list[TextMessage]:
     return [TextMessage(text="こんにちは")]
 
 
-def test_push_is_delivered_with_its_retry_key(gateway: LineGateway, platform: RunningPlatform,
-                                              friend: str) -> None:
+def test_push_is_delivered_with_its_retry_key(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
     key = str(uuid.uuid4())
     sent = gateway.push(friend, hello(), key)
-    assert sent.request_id and not sent.accepted_earlier
+    assert sent.request_id
+    assert not sent.accepted_earlier
     [delivery] = platform.state.deliveries(friend)
-    assert delivery.retry_key == key and delivery.messages[0]["text"] == "こんにちは"
+    assert delivery.retry_key == key
+    assert delivery.messages[0]["text"] == "こんにちは"
 
 
 def test_429_then_success(gateway: LineGateway, platform: RunningPlatform, friend: str) -> None:
@@ -60,13 +70,16 @@ def test_429_then_success(gateway: LineGateway, platform: RunningPlatform, frien
     assert [r.status for r in platform.state.requests() if r.endpoint == "push"] == [429, 200]
 
 
-def test_monthly_limit_429_is_not_retried(gateway: LineGateway, platform: RunningPlatform,
-                                          friend: str) -> None:
-    platform.state.inject_fault("push", status=429,
-                                body={"message": "You have reached your monthly limit."})
+def test_monthly_limit_429_is_not_retried(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
+    platform.state.inject_fault(
+        "push", status=429, body={"message": "You have reached your monthly limit."}
+    )
     with pytest.raises(LineApiError) as error:
         gateway.push(friend, hello(), str(uuid.uuid4()))
-    assert error.value.status == 429 and not error.value.retryable
+    assert error.value.status == 429
+    assert not error.value.retryable
     assert len([r for r in platform.state.requests() if r.endpoint == "push"]) == 1
 
 
@@ -87,8 +100,9 @@ def test_timeout_is_retried_with_the_same_key(
     assert len(platform.state.deliveries(friend)) == 1
 
 
-def test_every_attempt_timing_out_raises(gateway: LineGateway, platform: RunningPlatform,
-                                         friend: str) -> None:
+def test_every_attempt_timing_out_raises(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
     platform.state.inject_fault("profile", status=200, delay=1.0, times=3)
     with pytest.raises(LineApiError) as error:
         gateway.get_profile(friend)
@@ -97,16 +111,18 @@ def test_every_attempt_timing_out_raises(gateway: LineGateway, platform: Running
     assert 'madoguchi_line_api_calls_total{endpoint="profile",status="0"} 3.0' in metrics
 
 
-def test_bad_request_is_not_retried(gateway: LineGateway, platform: RunningPlatform,
-                                    friend: str) -> None:
+def test_bad_request_is_not_retried(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
     with pytest.raises(LineApiError) as error:
         gateway.push(friend, [TextMessage(text="x" * 5001)], str(uuid.uuid4()))
     assert error.value.status == 400
     assert len(platform.state.requests()) == 1
 
 
-def test_spent_reply_token_is_reported(gateway: LineGateway, platform: RunningPlatform,
-                                       friend: str) -> None:
+def test_spent_reply_token_is_reported(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
     token = platform.state.issue_reply_token(friend)
     gateway.reply(token, hello())
     with pytest.raises(LineApiError) as error:
@@ -133,9 +149,11 @@ def test_token_bucket_waits_then_refuses() -> None:
         now[0] += seconds
 
     bucket = TokenBucket(Rate(per_second=2, burst=2), clock=lambda: now[0], sleep=sleep)
-    assert bucket.acquire(0) and bucket.acquire(0)
+    assert bucket.acquire(0)
+    assert bucket.acquire(0)
     assert not bucket.acquire(0.1)  # the next token is 0.5 s away
-    assert bucket.acquire(1.0) and slept == [0.5]
+    assert bucket.acquire(1.0)
+    assert slept == [0.5]
 
 
 # -- the outbox: pushes stored with their keys, sent after commit -------------------------
@@ -154,13 +172,17 @@ def test_failed_push_stays_pending_and_the_clock_resends_it(
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
         assert (row.status, row.attempts) == (OutboundStatus.PENDING, 1)
-        session.execute(OutboundMessage.__table__.update().values(
-            updated_at=row.updated_at.replace(year=2020), created_at=row.created_at))
+        session.execute(
+            OutboundMessage.__table__.update().values(
+                updated_at=row.updated_at.replace(year=2020), created_at=row.created_at
+            )
+        )
         session.commit()
     assert retry_pending_pushes(gateway, db, window=__import__("datetime").timedelta(hours=23)) == 1
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
-        assert row.status == OutboundStatus.SENT and row.line_request_id
+        assert row.status == OutboundStatus.SENT
+        assert row.line_request_id
     keys = {d.retry_key for d in platform.state.deliveries(friend)}
     assert keys == {str(row.retry_key)}
     assert send_push(gateway, db, row.id) == OutboundStatus.SENT  # already sent: no resend
@@ -176,15 +198,14 @@ def test_reply_with_spent_token_falls_back_to_a_push_when_it_must_arrive(
     with db.unit_of_work() as session:
         resident_id = lock_resident(session, friend).id
     outbox = Outbox()
-    outbox.reply(token, [TextMessage(text="大切なお知らせ")], resident_id=resident_id,
-                 must_arrive=True)
+    outbox.reply(
+        token, [TextMessage(text="大切なお知らせ")], resident_id=resident_id, must_arrive=True
+    )
     deliver(outbox, gateway, db)
     assert [d.method for d in platform.state.deliveries(friend)] == ["reply", "push"]
 
 
-def test_nothing_is_pushed_to_a_resident_who_blocked_us(
-    app: Flask, resident: Resident
-) -> None:
+def test_nothing_is_pushed_to_a_resident_who_blocked_us(app: Flask, resident: Resident) -> None:
     resident.follow()
     resident.unfollow()
     db = app.extensions["db"]

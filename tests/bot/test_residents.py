@@ -13,8 +13,7 @@ from tests.support import Resident as SimResident
 
 def stored(app: Flask, sim: SimResident) -> Resident:
     with app.extensions["db"].sessions() as session:
-        return session.scalars(
-            select(Resident).where(Resident.line_user_id == sim.user_id)).one()
+        return session.scalars(select(Resident).where(Resident.line_user_id == sim.user_id)).one()
 
 
 def test_follow_creates_the_resident_from_the_profile_and_welcomes(
@@ -23,8 +22,12 @@ def test_follow_creates_the_resident_from_the_profile_and_welcomes(
     assert resident.follow().status_code == 200
     row = stored(app, resident)
     assert (row.display_name, row.language, row.follow_state) == (
-        "県民 太郎", "ja", FollowState.FOLLOWING)
-    assert row.first_followed_at == row.followed_at and row.refollow_count == 0
+        "県民 太郎",
+        "ja",
+        FollowState.FOLLOWING,
+    )
+    assert row.first_followed_at == row.followed_at
+    assert row.refollow_count == 0
     [welcome] = resident.texts()
     assert "友だち追加ありがとうございます" in welcome
     labels = [a["label"] for a in resident.last_quick_replies()]
@@ -38,12 +41,16 @@ def test_unfollow_marks_unreachable_and_refollow_keeps_history(
     first = stored(app, resident)
     resident.unfollow()
     blocked = stored(app, resident)
-    assert blocked.follow_state == FollowState.UNFOLLOWED and not blocked.reachable
+    assert blocked.follow_state == FollowState.UNFOLLOWED
+    assert not blocked.reachable
     assert blocked.unfollowed_at is not None
     resident.follow(is_unblocked=True)
     back = stored(app, resident)
-    assert back.id == first.id and back.first_followed_at == first.first_followed_at
-    assert back.refollow_count == 1 and back.unfollowed_at is None and back.reachable
+    assert back.id == first.id
+    assert back.first_followed_at == first.first_followed_at
+    assert back.refollow_count == 1
+    assert back.unfollowed_at is None
+    assert back.reachable
     assert "おかえりなさい" in resident.texts()[-1]
 
 
@@ -54,7 +61,11 @@ def test_english_profile_gets_english_and_unknown_languages_japanese(
     english.follow()
     assert english.texts()[0].startswith("Thank you for adding us as a friend!")
     assert [a["label"] for a in english.last_quick_replies()] == [
-        "Surveys", "Consultation", "Coupons", "News"]
+        "Surveys",
+        "Consultation",
+        "Coupons",
+        "News",
+    ]
     for language in ("th", "zh-Hant", None):
         other = resident_factory(language=language)
         other.follow()

@@ -6,7 +6,7 @@ import pytest
 
 from bot.context import EventContext
 from bot.postback import PostbackData
-from bot.routing import Action, AnyText, Incoming, Kind, MessageType, Router, RouteConflict, Text
+from bot.routing import Action, AnyText, Incoming, Kind, MessageType, RouteConflict, Router, Text
 
 
 def _noop(ctx: EventContext) -> None:

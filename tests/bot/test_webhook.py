@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from bot.db import Database
 from models import Base, Resident, WebhookEvent
 from simulator import events as line_events
-from tests.support import CHANNEL_SECRET, Resident as SimResident, load_fixture, signed_post
+from tests.support import CHANNEL_SECRET, load_fixture, signed_post
+from tests.support import Resident as SimResident
 
 
 def row_counts(db: Database) -> dict[str, int]:
@@ -38,23 +39,28 @@ def text_body(user_id: str, text: str = "こんにちは", **event: Any) -> byte
 
 
 def test_verification_request_with_no_events_is_accepted(client: FlaskClient, db: Database) -> None:
-    response = signed_post(client, b'{"destination":"U0123456789abcdef0123456789abcdef","events":[]}')
+    response = signed_post(
+        client, b'{"destination":"U0123456789abcdef0123456789abcdef","events":[]}'
+    )
     assert response.status_code == 200
     assert nothing_stored(db)
 
 
 def test_missing_signature_is_refused(client: FlaskClient, db: Database) -> None:
-    response = client.post("/callback", data=text_body("U" + "0" * 32),
-                           content_type="application/json")
+    response = client.post(
+        "/callback", data=text_body("U" + "0" * 32), content_type="application/json"
+    )
     assert response.status_code == 400
     assert nothing_stored(db)
 
 
 @pytest.mark.parametrize("signature", ["", "not-base64!", "c2lnbmF0dXJl", "A" * 44])
 def test_forged_signature_is_refused(client: FlaskClient, db: Database, signature: str) -> None:
-    response = client.post("/callback", data=text_body("U" + "0" * 32),
-                           headers={"X-Line-Signature": signature,
-                                    "Content-Type": "application/json"})
+    response = client.post(
+        "/callback",
+        data=text_body("U" + "0" * 32),
+        headers={"X-Line-Signature": signature, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert nothing_stored(db)
 
@@ -68,9 +74,11 @@ def test_signature_with_another_secret_is_refused(client: FlaskClient, db: Datab
 def test_body_changed_after_signing_is_refused(client: FlaskClient, db: Database) -> None:
     body = text_body("U" + "0" * 32, "hello")
     signature = line_events.sign(body, CHANNEL_SECRET)
-    response = client.post("/callback", data=body.replace(b"hello", b"hellO"),
-                           headers={"X-Line-Signature": signature,
-                                    "Content-Type": "application/json"})
+    response = client.post(
+        "/callback",
+        data=body.replace(b"hello", b"hellO"),
+        headers={"X-Line-Signature": signature, "Content-Type": "application/json"},
+    )
     assert response.status_code == 400
     assert nothing_stored(db)
 
@@ -121,13 +129,18 @@ def test_group_message_gets_a_polite_note_and_nothing_stored(
     client: FlaskClient, db: Database, resident: SimResident, app: Flask
 ) -> None:
     token = resident.platform.state.issue_reply_token(resident.user_id)
-    event = load_fixture("group_text", event_id=line_events.new_event_id(),
-                         user_id=resident.user_id, reply_token=token)
+    event = load_fixture(
+        "group_text",
+        event_id=line_events.new_event_id(),
+        user_id=resident.user_id,
+        reply_token=token,
+    )
     response = signed_post(client, line_events.callback_body([event]))
     assert response.status_code == 200
     assert "1対1" in resident.texts()[0]
     counts = row_counts(db)
-    assert counts["residents"] == 0 and counts["conversations"] == 0
+    assert counts["residents"] == 0
+    assert counts["conversations"] == 0
 
 
 def test_redelivered_event_is_processed_once(resident: SimResident, db: Database) -> None:
@@ -136,7 +149,8 @@ def test_redelivered_event_is_processed_once(resident: SimResident, db: Database
     assert len(resident.platform.state.deliveries(resident.user_id)) == 1
     # Processed once: one profile lookup and one reply attempt, not a second failed one.
     endpoints = [r.endpoint for r in resident.platform.state.requests()]
-    assert endpoints.count("reply") == 1 and endpoints.count("profile") == 1
+    assert endpoints.count("reply") == 1
+    assert endpoints.count("profile") == 1
     with db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
         assert session.scalar(select(func.count()).select_from(Resident)) == 1
@@ -146,9 +160,11 @@ def test_same_event_twice_in_one_body_is_processed_once(
     client: FlaskClient, resident: SimResident
 ) -> None:
     resident.platform.state.set_friend(resident.user_id, True)
-    event = line_events.text_event(resident.user_id, "menu",
-                                   reply_token=resident.platform.state.issue_reply_token(
-                                       resident.user_id))
+    event = line_events.text_event(
+        resident.user_id,
+        "menu",
+        reply_token=resident.platform.state.issue_reply_token(resident.user_id),
+    )
     response = signed_post(client, line_events.callback_body([event, event]))
     assert response.status_code == 200
     assert len(resident.platform.state.deliveries(resident.user_id)) == 1
@@ -163,9 +179,17 @@ def test_ten_thousand_characters_get_a_polite_refusal(resident: SimResident, db:
 @pytest.mark.parametrize("text", ["🙇‍♀️🏯🗾" * 100, "\ud800 lone surrogate", "a\udfff\ud83d"])
 def test_emoji_and_lone_surrogates_are_handled(resident: SimResident, text: str) -> None:
     resident.follow()
-    body = json.dumps({"events": [line_events.text_event(
-        resident.user_id, text, reply_token=resident.platform.state.issue_reply_token(
-            resident.user_id))]}).encode()  # ensure_ascii escapes surrogates like LINE's JSON
+    body = json.dumps(
+        {
+            "events": [
+                line_events.text_event(
+                    resident.user_id,
+                    text,
+                    reply_token=resident.platform.state.issue_reply_token(resident.user_id),
+                )
+            ]
+        }
+    ).encode()  # ensure_ascii escapes surrogates like LINE's JSON
     assert signed_post(resident.client, body).status_code == 200
     assert len(resident.texts()) == 2  # welcome, then the help answer
 
@@ -194,14 +218,17 @@ def test_one_failing_event_rolls_back_alone(
     for sim in (good, bad):
         sim.platform.state.set_friend(sim.user_id, True)
     events = [
-        line_events.text_event(bad.user_id, "explode",
-                               reply_token=bad.platform.state.issue_reply_token(bad.user_id)),
-        line_events.text_event(good.user_id, "menu",
-                               reply_token=good.platform.state.issue_reply_token(good.user_id)),
+        line_events.text_event(
+            bad.user_id, "explode", reply_token=bad.platform.state.issue_reply_token(bad.user_id)
+        ),
+        line_events.text_event(
+            good.user_id, "menu", reply_token=good.platform.state.issue_reply_token(good.user_id)
+        ),
     ]
     response = signed_post(good.client, line_events.callback_body(events))
     assert response.status_code == 500  # LINE redelivers; the good event is then skipped
-    assert len(good.texts()) == 1 and bad.texts() == []
+    assert len(good.texts()) == 1
+    assert bad.texts() == []
     with db.sessions() as session:
         ids = set(session.scalars(select(WebhookEvent.webhook_event_id)))
         assert ids == {events[1]["webhookEventId"]}

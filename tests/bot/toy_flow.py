@@ -21,10 +21,15 @@ def prompt(ctx: StepContext) -> Sequence[Message]:
     """Asks the question of the current state."""
     if ctx.state == ASK_NAME:
         return [text("お名前を入力してください")]
-    return [text(f"{ctx.data['name']} さんでよろしいですか？", [
-        postback_button("はい", ctx.button_data("toy.confirm", ok="1")),
-        postback_button("いいえ", ctx.button_data("toy.confirm", ok="0")),
-    ])]
+    return [
+        text(
+            f"{ctx.data['name']} さんでよろしいですか？",
+            [
+                postback_button("はい", ctx.button_data("toy.confirm", ok="1")),
+                postback_button("いいえ", ctx.button_data("toy.confirm", ok="0")),
+            ],
+        )
+    ]
 
 
 def record_name(ctx: StepContext, incoming: Incoming) -> Transition:

@@ -1,0 +1,62 @@
+"""Logs carry internal ids only: never message text, LINE user ids or profile data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from bot.logs import RedactFilter, configure
+from tests.support import Resident
+
+
+def test_no_personal_data_at_info_or_above(
+    caplog: pytest.LogCaptureFixture, resident_factory: Callable[..., Resident]
+) -> None:
+    secret_name, secret_text = "秘密の名前", "私の住所は秘密です"
+    sim = resident_factory(display_name=secret_name)
+    caplog.set_level(logging.INFO)
+    sim.follow()
+    sim.say(secret_text)
+    sim.tap("v=1&a=menu.coupons")
+    sim.redeliver()
+    sim.platform.state.inject_fault("reply", status=400, body={"message": "Invalid reply token"})
+    sim.say(secret_text)
+    assert caplog.records, "the pipeline logs each event"
+    for record in caplog.records:
+        rendered = json.dumps(record.__dict__, default=str, ensure_ascii=False)
+        for personal in (secret_name, secret_text, sim.user_id):
+            assert personal not in rendered, (record.name, record.getMessage())
+
+
+def test_processed_events_are_logged_with_internal_ids(
+    caplog: pytest.LogCaptureFixture, resident: Resident
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    resident.follow()
+    [record] = [r for r in caplog.records if r.getMessage() == "webhook event processed"]
+    assert isinstance(record.resident, int)  # type: ignore[attr-defined]
+    assert record.event_type == "follow"
+    assert record.event_id
+
+
+def test_redact_filter_masks_line_ids_that_slip_into_messages() -> None:
+    record = logging.LogRecord(
+        "x", logging.ERROR, __file__, 1, "user %s failed", ("U" + "0123456789abcdef" * 2,), None
+    )
+    RedactFilter().filter(record)
+    assert record.getMessage() == "user [line-id] failed"
+
+
+def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure("INFO", "json")
+        logging.getLogger("madoguchi.test").info("hello", extra={"resident": 7})
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert json.loads(line)["resident"] == 7
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
