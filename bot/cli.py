@@ -66,9 +66,15 @@ def richmenu_group() -> None:
 @with_appcontext
 def richmenu_deploy() -> None:
     """Create, upload and set the default rich menu (does nothing if it is already set)."""
-    from bot.richmenu import deploy_default_rich_menu
+    from bot.line_api import LineApiError
+    from bot.richmenu import RichMenuError, deploy_default_rich_menu
 
-    result = deploy_default_rich_menu(current_app.extensions["line"])
+    try:
+        result = deploy_default_rich_menu(
+            current_app.extensions["line"], font_path=current_app.config["RICHMENU_FONT"]
+        )
+    except (RichMenuError, LineApiError) as error:
+        raise click.ClickException(str(error)) from error
     click.echo(result)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.postback import PostbackData
 
@@ -225,8 +225,3 @@ class Router:
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"<Router {[r.name for r in self._routes]}>"
-
-
-def describe(obj: Any) -> str:
-    """A short, log-safe name for a handler."""
-    return getattr(obj, "__qualname__", repr(obj))
