@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def run_embedded(app: Flask, *, host: str, port: int) -> None:
     """Migrate, start the simulator (if used) and the clock, then serve until Ctrl-C."""
     upgrade_database(app.config["DATABASE_URL"])
-    platform = None
+    platform = sender = None
     if app.config.get("USING_SIMULATOR"):
         from simulator.server import start_platform
         from simulator.state import PlatformState
@@ -50,3 +50,5 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
         scheduler.shutdown(wait=False)
         if platform is not None:
             platform.shutdown()
+        if sender is not None:
+            sender.close()

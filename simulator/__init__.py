@@ -1,0 +1,23 @@
+"""A fake LINE Messaging API platform for development and tests.
+
+The package owns everything that pretends to be LINE: webhook event builders
+(:mod:`simulator.events`), the platform's memory (:mod:`simulator.state`), the HTTP API the
+bot calls (:mod:`simulator.platform`), webhooks sent to the bot (:mod:`simulator.webhooks`)
+and serving it all on a local port (:mod:`simulator.server`). See docs/simulator.md.
+"""
+
+from simulator.platform import create_platform_app
+from simulator.server import RunningPlatform, start_platform
+from simulator.state import Delivery, PlatformError, PlatformState, SimUser
+from simulator.webhooks import WebhookSender
+
+__all__ = [
+    "Delivery",
+    "PlatformError",
+    "PlatformState",
+    "RunningPlatform",
+    "SimUser",
+    "WebhookSender",
+    "create_platform_app",
+    "start_platform",
+]
