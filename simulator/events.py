@@ -13,7 +13,7 @@ import hmac
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ulid import ULID
 
@@ -69,25 +69,32 @@ def room_source(room_id: str, user_id: str | None = None) -> dict[str, str]:
     return source
 
 
+class EventOptions(TypedDict, total=False):
+    """What every event builder also accepts (defaults: fresh id, now, 1:1 chat)."""
+
+    event_id: str | None
+    timestamp_ms: int | None
+    redelivery: bool
+    source: dict[str, str] | None
+
+
 def _event(
     event_type: str,
     user_id: str,
+    options: EventOptions,
     *,
     reply_token: str | None,
-    event_id: str | None,
-    timestamp_ms: int | None,
-    redelivery: bool,
-    source: dict[str, str] | None,
     **fields: Any,
 ) -> Event:
     """Returns an event with the fields every LINE webhook event carries."""
+    timestamp_ms, source = options.get("timestamp_ms"), options.get("source")
     event: Event = {
         "type": event_type,
         "mode": "active",
         "timestamp": timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
         "source": source if source is not None else user_source(user_id),
-        "webhookEventId": event_id or new_event_id(),
-        "deliveryContext": {"isRedelivery": redelivery},
+        "webhookEventId": options.get("event_id") or new_event_id(),
+        "deliveryContext": {"isRedelivery": options.get("redelivery", False)},
     }
     if reply_token is not None:
         event["replyToken"] = reply_token
@@ -95,62 +102,30 @@ def _event(
     return event
 
 
+def _message(message_type: str, message_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """Returns a message object with the id and quote token LINE gives every message."""
+    return {
+        "id": message_id or new_message_id(),
+        "type": message_type,
+        "quoteToken": new_quote_token(),
+        **fields,
+    }
+
+
 def text_event(
-    user_id: str,
-    text: str,
-    *,
-    reply_token: str,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
+    user_id: str, text: str, *, reply_token: str, **options: Unpack[EventOptions]
 ) -> Event:
     """Returns a message event for a text the user typed."""
-    message = {
-        "id": new_message_id(),
-        "type": "text",
-        "quoteToken": new_quote_token(),
-        "text": text,
-    }
-    return _event(
-        "message",
-        user_id,
-        reply_token=reply_token,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-        message=message,
-    )
+    message = _message("text", text=text)
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
 
 
 def image_event(
-    user_id: str,
-    message_id: str,
-    *,
-    reply_token: str,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
+    user_id: str, message_id: str, *, reply_token: str, **options: Unpack[EventOptions]
 ) -> Event:
     """Returns a message event for an image the user sent (content served by the platform)."""
-    message = {
-        "id": message_id,
-        "type": "image",
-        "quoteToken": new_quote_token(),
-        "contentProvider": {"type": "line"},
-    }
-    return _event(
-        "message",
-        user_id,
-        reply_token=reply_token,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-        message=message,
-    )
+    message = _message("image", message_id, contentProvider={"type": "line"})
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
 
 
 def sticker_event(
@@ -159,30 +134,13 @@ def sticker_event(
     sticker_id: str = "1988",
     *,
     reply_token: str,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
 ) -> Event:
     """Returns a message event for a sticker the user sent."""
-    message = {
-        "id": new_message_id(),
-        "type": "sticker",
-        "quoteToken": new_quote_token(),
-        "packageId": package_id,
-        "stickerId": sticker_id,
-        "stickerResourceType": "STATIC",
-    }
-    return _event(
-        "message",
-        user_id,
-        reply_token=reply_token,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-        message=message,
+    message = _message(
+        "sticker", packageId=package_id, stickerId=sticker_id, stickerResourceType="STATIC"
     )
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
 
 
 def postback_event(
@@ -191,25 +149,13 @@ def postback_event(
     *,
     reply_token: str,
     params: dict[str, str] | None = None,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
 ) -> Event:
     """Returns a postback event for a tapped postback action (``params`` from pickers)."""
     postback: dict[str, Any] = {"data": data}
     if params is not None:
         postback["params"] = params
-    return _event(
-        "postback",
-        user_id,
-        reply_token=reply_token,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-        postback=postback,
-    )
+    return _event("postback", user_id, options, reply_token=reply_token, postback=postback)
 
 
 def follow_event(
@@ -217,42 +163,16 @@ def follow_event(
     *,
     reply_token: str,
     is_unblocked: bool = False,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
 ) -> Event:
     """Returns a follow event (friend added, or unblocked when ``is_unblocked``)."""
-    return _event(
-        "follow",
-        user_id,
-        reply_token=reply_token,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-        follow={"isUnblocked": is_unblocked},
-    )
+    follow = {"isUnblocked": is_unblocked}
+    return _event("follow", user_id, options, reply_token=reply_token, follow=follow)
 
 
-def unfollow_event(
-    user_id: str,
-    *,
-    event_id: str | None = None,
-    timestamp_ms: int | None = None,
-    redelivery: bool = False,
-    source: dict[str, str] | None = None,
-) -> Event:
+def unfollow_event(user_id: str, **options: Unpack[EventOptions]) -> Event:
     """Returns an unfollow event (the user blocked the account); it has no reply token."""
-    return _event(
-        "unfollow",
-        user_id,
-        reply_token=None,
-        event_id=event_id,
-        timestamp_ms=timestamp_ms,
-        redelivery=redelivery,
-        source=source,
-    )
+    return _event("unfollow", user_id, options, reply_token=None)
 
 
 def redelivered(event: Event) -> Event:
