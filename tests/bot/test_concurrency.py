@@ -7,6 +7,7 @@ so no update is lost. On PostgreSQL this exercises ``SELECT ... FOR UPDATE``.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import timedelta
@@ -16,9 +17,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.db import Database
+from bot.dialog import Step, StepContext, Transition
 from bot.residents import lock_resident
+from bot.routing import AnyText, Incoming
 from models import Conversation
 from models.base import utcnow
+from simulator import events as line_events
+from tests.bot.toy_flow import ASK_NAME, CONFIRM, TOY_FLOW, record_name
+from tests.support import Resident, signed_post
 
 
 def test_units_of_work_for_one_resident_are_serialised(app: Flask, database_url: str) -> None:
@@ -62,3 +68,45 @@ def test_units_of_work_for_one_resident_are_serialised(app: Flask, database_url:
     assert order == ["first locked", "first done", "second locked", "second done"]
     with db.sessions() as session:
         assert session.scalars(select(Conversation)).one().data == {"n": 2}
+
+
+def test_two_webhooks_for_one_resident_at_once_apply_in_turn(
+    app: Flask, database_url: str, resident: Resident
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises every write transaction")
+
+    def slow_record_name(ctx: StepContext, incoming: Incoming) -> Transition:
+        time.sleep(0.3)  # hold the resident's lock while the other event arrives
+        return record_name(ctx, incoming)
+
+    slow = dataclasses.replace(
+        TOY_FLOW, states={**TOY_FLOW.states, ASK_NAME: (Step(AnyText(), slow_record_name),)}
+    )
+    dialogs = app.extensions["dialogs"]
+    dialogs.register(slow)
+    try:
+        resident.follow()
+        resident.say("予約")
+        statuses: list[int] = []
+
+        def say(text: str) -> None:
+            token = resident.platform.state.issue_reply_token(resident.user_id)
+            event = line_events.text_event(resident.user_id, text, reply_token=token)
+            body = line_events.callback_body([event])
+            statuses.append(signed_post(app.test_client(), body).status_code)
+
+        threads = [threading.Thread(target=say, args=(name,)) for name in ("花子", "太郎")]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(10)
+    finally:
+        dialogs.unregister(slow.name)
+    assert statuses == [200, 200]  # no lost update, no version conflict
+    with app.extensions["db"].sessions() as session:
+        conversation = session.scalars(select(Conversation)).one()
+    assert conversation.state == CONFIRM
+    assert conversation.data == {"name": "花子"}  # the second answer met the next question
+    assert resident.texts()[-2:] == ["花子 さんでよろしいですか？", resident.texts()[-1]]

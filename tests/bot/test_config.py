@@ -104,3 +104,17 @@ def test_readme_documents_every_setting() -> None:
     assert "make test" in readme
     missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
     assert not missing, f"README.md, Configuration, lacks {missing}"
+
+
+def test_console_script_lists_the_commands() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("madoguchi")
+    env = {"MADOGUCHI_ENV": "development", "DATABASE_URL": "sqlite://", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(script), "--help"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    for command in ("db", "serve", "richmenu"):
+        assert command in result.stdout

@@ -232,3 +232,19 @@ def test_one_failing_event_rolls_back_alone(
     with db.sessions() as session:
         ids = set(session.scalars(select(WebhookEvent.webhook_event_id)))
         assert ids == {events[1]["webhookEventId"]}
+
+
+def test_standby_and_unsend_events_are_ignored_quietly(
+    client: FlaskClient, db: Database, resident: SimResident
+) -> None:
+    standby = line_events.text_event(resident.user_id, "hello", reply_token="unused")
+    standby["mode"] = "standby"
+    unsend = {
+        **line_events.unfollow_event(resident.user_id),
+        "type": "unsend",
+        "unsend": {"messageId": "325708"},
+    }
+    response = signed_post(client, line_events.callback_body([standby, unsend]))
+    assert response.status_code == 200
+    assert resident.received() == []
+    assert row_counts(db)["conversations"] == 0
