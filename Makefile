@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+# Browser libraries for the console come from the npm registry, pinned by the lock file.
+VENDOR := bot/static/vendor/chart.umd.js
+$(VENDOR): frontend/package-lock.json
+	npm ci --prefix frontend --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p $(@D)
+	cp frontend/node_modules/chart.js/dist/chart.umd.js $@
+
+install: $(STAMP) $(VENDOR)
 
 # Debian packages the tests need (a Japanese font for the rich-menu image).
 system-deps:

@@ -7,6 +7,7 @@ development bot (with the fake LINE platform when no channel is configured) and
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -14,6 +15,9 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+
+from bot.db import get_db
+from models import Role
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,9 +82,91 @@ def richmenu_deploy() -> None:
     click.echo(result)
 
 
+@click.group("staff")
+def staff_group() -> None:
+    """Staff accounts of the console."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(
+        click.prompt("Password (12 characters or more)", hide_input=True, confirmation_prompt=True)
+    )
+
+
+@staff_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="Display name (default: the email).")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="Repeat for several roles.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def staff_create(email: str, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+    """Create a staff account (the first admin is made this way)."""
+    from bot.console.audit import record
+    from bot.console.users import create_staff
+
+    password = _read_password(password_stdin)
+    try:
+        with get_db().unit_of_work() as session:
+            staff = create_staff(
+                session,
+                email=email,
+                display_name=name or email,
+                password=password,
+                roles={Role(r) for r in roles},
+            )
+            record(
+                session,
+                "staff.create",
+                object_type="staff",
+                object_id=staff.id,
+                detail={"roles": sorted(roles), "via": "cli"},
+            )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"created {staff.email} ({', '.join(sorted(roles))})")
+
+
+@staff_group.command("reset-password")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def staff_reset_password(email: str, password_stdin: bool) -> None:
+    """Set a new password, unlock the account and end its sessions."""
+    from bot.console.audit import record
+    from bot.console.users import find_staff, set_password
+    from models.base import utcnow
+
+    password = _read_password(password_stdin)
+    try:
+        with get_db().unit_of_work() as session:
+            staff = find_staff(session, email)
+            if staff is None:
+                raise ValueError(f"no account for {email}")
+            set_password(staff, password, now=utcnow())
+            record(
+                session,
+                "staff.password_reset",
+                object_type="staff",
+                object_id=staff.id,
+                detail={"via": "cli"},
+            )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"password reset for {staff.email}; the account is unlocked")
+
+
 def register_commands(app: Flask) -> None:
     """Attach madoguchi's commands to the app's CLI."""
-    for group in (db_group, serve, richmenu_group):
+    for group in (db_group, serve, richmenu_group, staff_group):
         app.cli.add_command(group)
 
 

@@ -101,6 +101,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Hours a failed push is retried with its retry key (LINE keeps keys 24 h).",
     ),
+    Setting(
+        "STAFF_SESSION_IDLE_MINUTES",
+        60,
+        int,
+        "Minutes of inactivity after which a staff session ends.",
+    ),
     Setting("SIMULATOR_PORT", 5001, int, "Port of the embedded fake LINE platform in development."),
     Setting(
         "RICHMENU_FONT",

@@ -40,6 +40,10 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     schedule(scheduler, app)
     scheduler.start()
     click.echo(f"madoguchi is running at http://{host}:{port}  (webhook: /callback)")
+    click.echo(
+        f"staff console: http://{host}:{port}/admin/  (first admin: "
+        "madoguchi staff create --email you@example.jp --role admin)"
+    )
     if platform is not None:
         click.echo(
             f"fake LINE platform at {platform.url}; see docs/simulator.md to play a resident"

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, force_locale
+from flask_login import current_user
 
 DEFAULT_LANGUAGE = "ja"
 SUPPORTED_LANGUAGES = ("ja", "en")
@@ -25,11 +26,20 @@ def supported_language(language: str | None) -> str:
     return base if base in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
 
 
+def _request_language() -> str:
+    """A console page's language: the staff member's choice, else the browser's, else ja."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return supported_language(current_user.language)
+    return request.accept_languages.best_match(SUPPORTED_LANGUAGES) or DEFAULT_LANGUAGE
+
+
 def init_app(app: Flask) -> None:
-    """Attach Flask-Babel; outside a resident's context the locale is Japanese."""
+    """Attach Flask-Babel (residents' replies choose their locale with ``resident_locale``)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
-    Babel(app, locale_selector=lambda: DEFAULT_LANGUAGE)
+    Babel(app, locale_selector=_request_language)
 
 
 @contextmanager

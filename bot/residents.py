@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_ignore
 from bot.i18n import supported_language
-from models import FollowState, Resident
+from models import FollowState, FriendshipChange, FriendshipEvent, Resident
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,11 @@ def apply_profile(resident: Resident, profile: Profile | None) -> None:
 
 def record_follow(resident: Resident, *, is_unblocked: bool, at: datetime) -> None:
     """Mark the resident as a friend again, keeping history (first follow, re-follows)."""
-    if resident.follow_state == FollowState.UNFOLLOWED or is_unblocked:
+    returning = resident.follow_state == FollowState.UNFOLLOWED or is_unblocked
+    if returning:
         resident.refollow_count += 1
+    change = FriendshipChange.REFOLLOW if returning else FriendshipChange.FOLLOW
+    resident.friendship_events.add(FriendshipEvent(change=change, at=at))
     resident.follow_state = FollowState.FOLLOWING
     resident.first_followed_at = resident.first_followed_at or at
     resident.followed_at = at
@@ -63,3 +66,4 @@ def record_unfollow(resident: Resident, *, at: datetime) -> None:
     """Mark the resident unreachable: nothing is pushed to them until they follow again."""
     resident.follow_state = FollowState.UNFOLLOWED
     resident.unfollowed_at = at
+    resident.friendship_events.add(FriendshipEvent(change=FriendshipChange.UNFOLLOW, at=at))

@@ -3,16 +3,23 @@
 from models.base import Base
 from models.conversations import Conversation, ConversationStatus
 from models.outbound import OutboundMessage, OutboundStatus
-from models.residents import FollowState, Resident
+from models.residents import FollowState, FriendshipChange, FriendshipEvent, Resident
+from models.staff import AuditEntry, Role, Staff, StaffRole
 from models.webhook_events import WebhookEvent
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Conversation",
     "ConversationStatus",
     "FollowState",
+    "FriendshipChange",
+    "FriendshipEvent",
     "OutboundMessage",
     "OutboundStatus",
     "Resident",
+    "Role",
+    "Staff",
+    "StaffRole",
     "WebhookEvent",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from models.base import Base, Created, IntPK, Updated, str_enum
 
@@ -57,7 +57,35 @@ class Resident(Base):
     created_at: Mapped[Created]
     updated_at: Mapped[Updated]
 
+    friendship_events: WriteOnlyMapped[FriendshipEvent] = relationship(
+        back_populates="resident", passive_deletes=True
+    )
+
     @property
     def reachable(self) -> bool:
         """True when a push can reach the resident."""
         return self.follow_state != FollowState.UNFOLLOWED
+
+
+class FriendshipChange(StrEnum):
+    """A change in a resident's friendship with the account."""
+
+    FOLLOW = "follow"
+    REFOLLOW = "refollow"
+    UNFOLLOW = "unfollow"
+
+
+class FriendshipEvent(Base):
+    """One follow, re-follow or block, kept for the friends-over-time statistics."""
+
+    __tablename__ = "friendship_events"
+
+    id: Mapped[IntPK]
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), index=True
+    )
+    change: Mapped[FriendshipChange] = mapped_column(str_enum(FriendshipChange))
+    #: When LINE says it happened.
+    at: Mapped[datetime] = mapped_column(index=True)
+
+    resident: Mapped[Resident] = relationship(back_populates="friendship_events")

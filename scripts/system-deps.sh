@@ -3,7 +3,8 @@
 # Needs root (CI and the development machines run as root); otherwise says what to install.
 set -euo pipefail
 
-packages=(fonts-ipaexfont-gothic)
+# fonts-ipaexfont-gothic: the rich-menu image; chromium: real-browser tests of the console.
+packages=(fonts-ipaexfont-gothic chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

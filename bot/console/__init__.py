@@ -1,0 +1,193 @@
+"""The staff console shell: sign-in, roles, CSRF, security headers, layout and navigation.
+
+Feature packages add their pages with :func:`console_blueprint` (a blueprint whose every
+view must declare a permission) and :func:`register_nav` (an entry in the shared menu, shown
+only to people who may use it). Dashboard tiles register with :func:`register_tile`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from bot.console.audit import record
+from bot.console.roles import PERMISSION_ATTRIBUTE, Permission
+from bot.console.stats import TOKYO
+from bot.console.users import StaffUser
+from bot.db import request_session
+from models import Staff
+from models.base import utcnow
+
+#: The policy every page is served with: no inline scripts, nothing from elsewhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """An entry of the console menu."""
+
+    endpoint: str
+    label: Any  # a lazy string
+    permission: Permission
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A dashboard tile: a title and a function computing its figure for the current user."""
+
+    title: Any
+    permission: Permission
+    value: Callable[[], str]
+    order: int = 100
+
+
+def register_nav(app: Flask, item: NavItem) -> None:
+    """Add an entry to the console menu."""
+    app.extensions.setdefault("console_nav", []).append(item)
+    app.extensions["console_nav"].sort(key=lambda i: i.order)
+
+
+def register_tile(app: Flask, tile: Tile) -> None:
+    """Add a tile to the dashboard."""
+    app.extensions.setdefault("console_tiles", []).append(tile)
+    app.extensions["console_tiles"].sort(key=lambda t: t.order)
+
+
+def console_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
+    """A blueprint for console pages: each view must declare its permission (fail closed)."""
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+    blueprint.before_request(_authorize)
+    return blueprint
+
+
+def _authorize() -> ResponseReturnValue | None:
+    """Refuse a console request the signed-in person may not make (before any view runs)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return None  # Flask answers 404/405 itself
+    if not hasattr(view, PERMISSION_ATTRIBUTE):
+        current_app.logger.error("console view without a permission: %s", request.endpoint)
+        abort(403)
+    permission: Permission | None = getattr(view, PERMISSION_ATTRIBUTE)
+    if permission is None:
+        return None
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return redirect(url_for("console_auth.sign_in", next=request.full_path.rstrip("?")))
+        abort(401)
+    if not current_user.can(permission):
+        db = request_session()
+        record(
+            db,
+            "forbidden",
+            object_type="endpoint",
+            object_id=request.endpoint,
+            detail={"method": request.method, "permission": str(permission)},
+        )
+        db.commit()
+        abort(403)
+    return None
+
+
+def _load_user(user_id: str) -> StaffUser | None:
+    """The signed-in staff member, or ``None`` if the account or the session is no longer valid."""
+    if not user_id.isdigit():
+        return None
+    staff = request_session().get(Staff, int(user_id))
+    signed_in_at = session.get("signed_in_at", 0)
+    if staff is None or not staff.active:
+        return None
+    if staff.sessions_valid_from and staff.sessions_valid_from.timestamp() > signed_in_at:
+        return None  # password changed or reset since this session began
+    return StaffUser.of(staff)
+
+
+def _expire_idle_sessions() -> None:
+    """Sign out a session idle for longer than the configured minutes."""
+    if "_user_id" not in session:
+        return None
+    now = time.time()
+    idle = current_app.config["STAFF_SESSION_IDLE_MINUTES"] * 60
+    if now - session.get("seen_at", 0) > idle:
+        logout_user()
+        session.clear()
+        g.session_expired = True
+        return None
+    session["seen_at"] = now
+    return None
+
+
+def _security_headers(response: Response) -> Response:
+    """Headers every response carries."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if current_user and getattr(current_user, "is_authenticated", False):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _template_globals() -> dict[str, Any]:
+    nav = [
+        i
+        for i in current_app.extensions.get("console_nav", [])
+        if current_user.is_authenticated and current_user.can(i.permission)
+    ]
+    return {"console_nav": nav, "Permission": Permission, "tz": TOKYO, "now": utcnow(),
+            "get_locale": get_locale}
+
+
+def init_app(app: Flask) -> None:
+    """Install the console: sessions, CSRF, sign-in, headers, its pages."""
+    production = app.config["MADOGUCHI_ENV"] == "production" and not app.config.get("TESTING")
+    app.config.update(
+        SESSION_COOKIE_NAME="madoguchi_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the session bounds the token's life
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(_load_user)
+    app.before_request(_expire_idle_sessions)
+    app.after_request(_security_headers)
+    app.context_processor(_template_globals)
+
+    from bot.console import account, auth, views
+
+    for module in (auth, account, views):
+        module.init_app(app)

@@ -1,0 +1,145 @@
+"""Sign-in (password, then the TOTP code if the account has one) and sign-out."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import pyotp
+from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+
+from bot.console import console_blueprint
+from bot.console.audit import record
+from bot.console.forms import EmptyForm, SignInForm, TotpForm
+from bot.console.roles import Permission, requires
+from bot.console.users import SignInError, StaffUser, authenticate, complete_sign_in
+from bot.db import request_session
+from models import Staff
+from models.base import utcnow
+
+bp = console_blueprint("console_auth", __name__, "/admin")
+
+#: A password step is good for this long before the TOTP code must follow.
+PENDING_SECONDS = 300
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: never redirect to another site after sign-in."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
+        return target
+    return url_for("console.dashboard")
+
+
+def _finish(staff: Staff) -> ResponseReturnValue:
+    """Start the session of a fully authenticated staff member."""
+    db = request_session()
+    complete_sign_in(staff, now=utcnow())
+    session.clear()  # a fresh session: no fixation across the sign-in
+    login_user(StaffUser.of(staff))
+    session["signed_in_at"] = session["seen_at"] = time.time()
+    record(
+        db,
+        "signin",
+        object_type="staff",
+        object_id=staff.id,
+        actor_id=staff.id,
+        actor_label=staff.email,
+    )
+    db.commit()
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+@requires(None)
+def sign_in() -> ResponseReturnValue:
+    """The sign-in page."""
+    form = SignInForm()
+    if getattr(g, "session_expired", False):
+        flash(_("Your session expired. Please sign in again."), "info")
+    if form.validate_on_submit():
+        db = request_session()
+        try:
+            staff = authenticate(db, form.email.data or "", form.password.data or "", now=utcnow())
+        except SignInError as error:
+            action = "signin.locked" if error.reason == "locked" else "signin.failed"
+            record(
+                db,
+                action,
+                object_type="staff",
+                object_id=error.staff.id if error.staff else None,
+                actor_label=(form.email.data or "")[:254] or "anonymous",
+            )
+            db.commit()
+            if error.reason == "locked":
+                flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
+            else:
+                flash(_("The email or the password is wrong."), "error")
+            return render_template("console/sign_in.html", form=form), 401
+        if staff.totp_secret:
+            db.commit()
+            session.clear()
+            session["pending_staff"] = staff.id
+            session["pending_at"] = time.time()
+            return redirect(url_for("console_auth.totp", next=request.args.get("next")))
+        return _finish(staff)
+    return render_template("console/sign_in.html", form=form)
+
+
+@bp.route("/signin/code", methods=["GET", "POST"])
+@requires(None)
+def totp() -> ResponseReturnValue:
+    """The second step for accounts with a TOTP second factor."""
+    staff_id = session.get("pending_staff")
+    if not staff_id or time.time() - session.get("pending_at", 0) > PENDING_SECONDS:
+        session.pop("pending_staff", None)
+        return redirect(url_for("console_auth.sign_in"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        db = request_session()
+        staff = db.get(Staff, staff_id)
+        code = (form.code.data or "").strip()
+        if (
+            staff
+            and staff.active
+            and staff.totp_secret
+            and pyotp.TOTP(staff.totp_secret).verify(code, valid_window=1)
+        ):
+            return _finish(staff)
+        record(
+            db,
+            "signin.code_failed",
+            object_type="staff",
+            object_id=staff_id,
+            actor_label=staff.email if staff else "anonymous",
+        )
+        db.commit()
+        flash(_("The code is not right. Try the current code."), "error")
+        return render_template("console/totp.html", form=form), 401
+    return render_template("console/totp.html", form=form)
+
+
+@bp.route("/signout", methods=["POST"])
+@requires(Permission.ACCOUNT)
+def sign_out() -> ResponseReturnValue:
+    """Ends the session."""
+    EmptyForm().validate_on_submit()  # CSRF is checked app-wide; nothing else to read
+    db = request_session()
+    record(db, "signout")
+    db.commit()
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("console_auth.sign_in"))
+
+
+def init_app(app: Flask) -> None:
+    """Register the sign-in pages."""
+    app.register_blueprint(bp)

@@ -1,0 +1,167 @@
+"""Staff sign-in mechanics: password hashing, lockout, the signed-in user, sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.console.roles import Permission, permissions_of
+from models import Role, Staff, StaffRole
+from models.base import utcnow
+
+#: Failed sign-ins in a row before the account locks, and for how long.
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
+_hasher = PasswordHasher()
+#: Verified when the email is unknown, so both cases take the same time.
+_DUMMY_HASH = _hasher.hash("madoguchi-no-such-account")
+
+
+class SignInError(Exception):
+    """Sign-in refused; ``reason`` is ``invalid`` or ``locked``."""
+
+    def __init__(self, reason: str, staff: Staff | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.staff = staff
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """The signed-in staff member, as Flask-Login sees them (detached from any session)."""
+
+    id: int
+    email: str
+    display_name: str
+    roles: frozenset[Role]
+    language: str
+    has_totp: bool
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """Flask-Login's user id."""
+        return str(self.id)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """What this person may do."""
+        return permissions_of(self.roles)
+
+    def can(self, permission: Permission) -> bool:
+        """True when one of the roles grants the permission."""
+        return permission in self.permissions
+
+    @classmethod
+    def of(cls, staff: Staff) -> StaffUser:
+        """Snapshot a staff row."""
+        return cls(
+            staff.id,
+            staff.email,
+            staff.display_name,
+            staff.role_set,
+            staff.language,
+            staff.totp_secret is not None,
+        )
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password.
+
+    :raises ValueError: the password is shorter than 12 or longer than 256 characters.
+    """
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ValueError(
+            f"passwords have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    return _hasher.hash(password)
+
+
+def password_matches(staff: Staff | None, password: str) -> bool:
+    """Check a password in constant-ish time (also when there is no such staff member)."""
+    try:
+        return _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password) and (
+            staff is not None
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def find_staff(session: Session, email: str) -> Staff | None:
+    """The staff member with this email (case-insensitive), if any."""
+    return session.scalars(select(Staff).where(Staff.email == email.strip().lower())).first()
+
+
+def authenticate(session: Session, email: str, password: str, *, now: datetime) -> Staff:
+    """Check a sign-in and update the failure counter and lockout.
+
+    :return: the staff member (the second factor, if on, is still to be checked).
+    :raises SignInError: ``invalid`` (unknown email, wrong password, inactive) or
+        ``locked`` (too many failures; ``staff.locked_until`` says until when).
+    """
+    staff = find_staff(session, email)
+    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
+        raise SignInError("locked", staff)
+    if not password_matches(staff, password) or staff is None or not staff.active:
+        if staff is not None:
+            staff.failed_logins += 1
+            if staff.failed_logins >= MAX_FAILED_SIGN_INS:
+                staff.locked_until = now + LOCKOUT
+                staff.failed_logins = 0
+                raise SignInError("locked", staff)
+        raise SignInError("invalid", staff)
+    if _hasher.check_needs_rehash(staff.password_hash):
+        staff.password_hash = _hasher.hash(password)
+    return staff
+
+
+def complete_sign_in(staff: Staff, *, now: datetime) -> None:
+    """Reset the failure counter after a full sign-in."""
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_sign_in_at = now
+
+
+def set_password(staff: Staff, password: str, *, now: datetime) -> None:
+    """Change the password, unlock, and end every session started before now.
+
+    :raises ValueError: the password is too short or too long.
+    """
+    staff.password_hash = hash_password(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.sessions_valid_from = now
+
+
+def create_staff(
+    session: Session, *, email: str, display_name: str, password: str, roles: set[Role]
+) -> Staff:
+    """Add a staff member.
+
+    :raises ValueError: no role, a bad password, or the email is taken.
+    """
+    if not roles:
+        raise ValueError("a staff member needs at least one role")
+    email = email.strip().lower()
+    if find_staff(session, email) is not None:
+        raise ValueError(f"{email} already has an account")
+    staff = Staff(
+        email=email,
+        display_name=display_name.strip() or email,
+        password_hash=hash_password(password),
+        roles=[StaffRole(role=r) for r in sorted(roles)],
+        sessions_valid_from=utcnow(),
+    )
+    session.add(staff)
+    session.flush()
+    return staff

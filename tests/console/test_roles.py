@@ -1,0 +1,92 @@
+"""The role matrix: every console route, requested by every role and by nobody.
+
+Generated from one table: a console route missing from ``EXPECTED`` (or declaring another
+permission than the table says) fails, so no page can be added without a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.console.roles import PERMISSION_ATTRIBUTE, ROLE_PERMISSIONS, Permission
+from models import AuditEntry, Role, Staff
+from tests.console.conftest import StaffFactory, csrf_token
+
+P = Permission
+#: endpoint -> (method, path, permission; None = public)
+EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
+    "console_auth.sign_in": ("GET", "/admin/signin", None),
+    "console_auth.totp": ("GET", "/admin/signin/code", None),
+    "console_auth.sign_out": ("POST", "/admin/signout", P.ACCOUNT),
+    "console_account.show": ("GET", "/admin/account", P.ACCOUNT),
+    "console_account.change_password": ("POST", "/admin/account/password", P.ACCOUNT),
+    "console_account.change_language": ("POST", "/admin/account/language", P.ACCOUNT),
+    "console_account.enable_totp": ("POST", "/admin/account/totp", P.SETTINGS),
+    "console_account.disable_totp": ("POST", "/admin/account/totp/disable", P.SETTINGS),
+    "console.dashboard": ("GET", "/admin/", P.DASHBOARD),
+    "console.residents": ("GET", "/admin/residents", P.RESIDENTS),
+    "console.audit_log": ("GET", "/admin/audit", P.AUDIT),
+    "console.audit_csv": ("GET", "/admin/audit.csv", P.AUDIT),
+    "console.staff": ("GET", "/admin/staff", P.STAFF),
+    "console.toggle_active": ("POST", "/admin/staff/{other}/active", P.STAFF),
+}
+
+
+def test_every_console_route_has_a_rule(app: Flask) -> None:
+    console = {r.endpoint for r in app.url_map.iter_rules() if r.rule.startswith("/admin")}
+    assert console == set(EXPECTED), "add the new route to EXPECTED with its permission"
+    for endpoint, (_method, _path, permission) in EXPECTED.items():
+        view = app.view_functions[endpoint]
+        assert getattr(view, PERMISSION_ATTRIBUTE) == permission, endpoint
+
+
+def request(client: FlaskClient, method: str, path: str) -> int:
+    if method == "GET":
+        return client.get(path).status_code
+    return client.post(path, data={"csrf_token": csrf_token(client)}).status_code
+
+
+@pytest.mark.parametrize("role", [None, *Role])
+def test_role_matrix(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory, role: Role | None,
+    signed_in: Callable[..., Staff],
+) -> None:
+    other = staff_factory(Role.VIEWER)
+    me = signed_in(role) if role else None
+    granted = ROLE_PERMISSIONS[role] if role else frozenset()
+    for endpoint, (method, template, permission) in EXPECTED.items():
+        if endpoint == "console_auth.sign_out":
+            continue  # would end the session mid-matrix; covered below
+        path = template.format(other=other.id)
+        status = request(client, method, path)
+        if permission is None:
+            expected = {200, 302}
+        elif role is None:
+            expected = {302} if method == "GET" else {401}
+        elif permission in granted:
+            expected = {200, 302}
+        else:
+            expected = {403}
+        assert status in expected, f"{role} {method} {path} -> {status}"
+    if me is not None:
+        with app.extensions["db"].sessions() as session:
+            refused = session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "forbidden", AuditEntry.actor_id == me.id)).all()
+        denied = [e for e, (_m, _p, perm) in EXPECTED.items()
+                  if perm is not None and perm not in granted and e != "console_auth.sign_out"]
+        assert sorted(e.object_id for e in refused) == sorted(denied)
+        assert client.post("/admin/signout",
+                           data={"csrf_token": csrf_token(client)}).status_code == 302
+        assert client.get("/admin/account").status_code == 302  # signed out
+
+
+def test_several_roles_grant_the_union(client: FlaskClient,
+                                       signed_in: Callable[..., Staff]) -> None:
+    signed_in(Role.FACILITY, Role.VIEWER)
+    assert client.get("/admin/").status_code == 200  # from viewer
+    assert client.get("/admin/residents").status_code == 403  # neither has it
