@@ -44,8 +44,8 @@ bench: install
 
 # Extract user-visible strings and update the catalogs; commit the .po and .mo files.
 i18n: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k lazy_gettext -k ngettext:1,2 \
-		--no-location --omit-header -o bot/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -k gettext -k lazy_gettext -k ngettext:1,2 \
+		--no-location --omit-header -o bot/translations/messages.pot bot handlers simulator
 	$(BIN)/pybabel update -i bot/translations/messages.pot -d bot/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d bot/translations
 

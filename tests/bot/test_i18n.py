@@ -14,6 +14,9 @@ from babel.messages.pofile import read_po
 from bot.i18n import SUPPORTED_LANGUAGES, TRANSLATIONS_DIR, supported_language
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The gettext functions in the code, as ``make i18n`` extracts them.
+KEYWORDS = ("_", "_l", "gettext", "lazy_gettext", "ngettext:1,2")
+SOURCES = ("bot", "handlers", "simulator")
 
 
 def catalog(language: str, suffix: str = "po"):  # type: ignore[no-untyped-def]
@@ -32,16 +35,10 @@ def extracted_ids(tmp_path: Path) -> set[str]:
             "extract",
             "-F",
             "babel.cfg",
-            "-k",
-            "_",
-            "-k",
-            "gettext",
-            "-k",
-            "lazy_gettext",
+            *[arg for keyword in KEYWORDS for arg in ("-k", keyword)],
             "-o",
             str(pot),
-            "bot",
-            "handlers",
+            *SOURCES,
         ],
         cwd=ROOT,
         check=True,

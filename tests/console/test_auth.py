@@ -1,0 +1,194 @@
+"""Sign-in, lockout, second factor, password change, sessions, CSRF and the staff CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pyotp
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from bot.console.users import MAX_FAILED_SIGN_INS
+from models import AuditEntry, Role, Staff
+from tests.console.conftest import PASSWORD, StaffFactory, csrf_token, post_form, sign_in
+
+
+def actions(app: Flask) -> list[str]:
+    with app.extensions["db"].sessions() as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def reload(app: Flask, staff: Staff) -> Staff:
+    with app.extensions["db"].sessions() as session:
+        return session.get_one(Staff, staff.id)
+
+
+def test_sign_in_and_out(app: Flask, client: FlaskClient, staff_factory: StaffFactory) -> None:
+    staff = staff_factory(Role.VIEWER, email="Viewer@Pref.Example.JP")
+    assert staff.email == "viewer@pref.example.jp"
+    response = sign_in(client, "VIEWER@pref.example.jp")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    assert client.post("/admin/signout", data={"csrf_token": csrf_token(client)}).status_code == 302
+    assert client.get("/admin/").status_code == 302
+    assert actions(app) == ["signin", "signout"]
+
+
+def test_wrong_password_and_unknown_email_look_the_same(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory
+) -> None:
+    staff = staff_factory(Role.VIEWER)
+    wrong = sign_in(client, staff.email, "wrong password!!")
+    unknown = sign_in(client, "nobody@pref.example.jp", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    message = "メールアドレスまたはパスワードが違います"
+    assert message in wrong.get_data(as_text=True)
+    assert message in unknown.get_data(as_text=True)
+    assert actions(app) == ["signin.failed", "signin.failed"]
+    assert reload(app, staff).failed_logins == 1
+
+
+def test_lockout_after_repeated_failures(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory
+) -> None:
+    staff = staff_factory(Role.ADMIN)
+    for _ in range(MAX_FAILED_SIGN_INS):
+        sign_in(client, staff.email, "not the password")
+    locked = sign_in(client, staff.email, PASSWORD)  # even the right password is refused
+    assert locked.status_code == 401
+    assert "ロック" in locked.get_data(as_text=True)
+    assert reload(app, staff).locked_until is not None
+    assert actions(app).count("signin.locked") == 2
+    result = app.test_cli_runner().invoke(
+        args=["staff", "reset-password", "--email", staff.email, "--password-stdin"],
+        input="a brand new password\n")
+    assert result.exit_code == 0, result.output
+    assert sign_in(client, staff.email, "a brand new password").status_code == 302
+    assert "staff.password_reset" in actions(app)
+
+
+def test_totp_second_factor(app: Flask, client: FlaskClient, staff_factory: StaffFactory) -> None:
+    staff = staff_factory(Role.ADMIN)
+    assert sign_in(client, staff.email).status_code == 302
+    client.get("/admin/account")
+    with client.session_transaction() as session:
+        secret = session["totp_enrolling"]
+    enable = post_form(client, "/admin/account/totp", {"code": pyotp.TOTP(secret).now()})
+    assert enable.status_code == 302
+    assert reload(app, staff).totp_secret == secret
+    client.post("/admin/signout", data={"csrf_token": csrf_token(client)})
+
+    first = sign_in(client, staff.email)
+    assert first.headers["Location"].startswith("/admin/signin/code")
+    assert client.get("/admin/").status_code == 302  # not signed in yet
+    token = csrf_token(client, "/admin/signin/code")
+    wrong = client.post("/admin/signin/code", data={"code": "000000", "csrf_token": token})
+    assert wrong.status_code == 401
+    code = pyotp.TOTP(secret).now()
+    assert client.post("/admin/signin/code",
+                       data={"code": code, "csrf_token": token}).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    assert "signin.code_failed" in actions(app)
+
+
+def test_password_change_ends_other_sessions(
+    app: Flask, staff_factory: StaffFactory
+) -> None:
+    staff = staff_factory(Role.EDITOR)
+    here, elsewhere = app.test_client(), app.test_client()
+    sign_in(here, staff.email)
+    sign_in(elsewhere, staff.email)
+    time.sleep(0.01)
+    short = post_form(here, "/admin/account/password",
+                      {"current": PASSWORD, "new": "short", "confirm": "short"})
+    assert short.status_code == 302
+    changed = post_form(here, "/admin/account/password", {
+        "current": PASSWORD, "new": "another long password", "confirm": "another long password"})
+    assert changed.status_code == 302
+    assert here.get("/admin/account").status_code == 200  # this session stays
+    assert elsewhere.get("/admin/account").status_code == 302  # the other one ended
+    assert sign_in(app.test_client(), staff.email).status_code == 401
+    assert sign_in(app.test_client(), staff.email, "another long password").status_code == 302
+
+
+def test_forged_form_without_csrf_token_is_refused(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
+    signed_in(Role.ADMIN)
+    response = client.post("/admin/staff", data={
+        "email": "evil@example.jp", "display_name": "x", "roles": "admin",
+        "password": "a long enough password"})
+    assert response.status_code == 400
+    forged = client.post("/admin/staff", data={
+        "email": "evil@example.jp", "display_name": "x", "roles": "admin",
+        "password": "a long enough password", "csrf_token": "forged.token"})
+    assert forged.status_code == 400
+    with app.extensions["db"].sessions() as session:
+        assert session.scalars(select(Staff).where(Staff.email == "evil@example.jp")).first() is None
+
+
+def test_forged_session_cookie_is_anonymous(app: Flask, client: FlaskClient,
+                                            staff_factory: StaffFactory) -> None:
+    staff = staff_factory(Role.ADMIN)
+    client.set_cookie("madoguchi_session", f'{{"_user_id": "{staff.id}"}}.forged.signature')
+    assert client.get("/admin/").status_code == 302
+    other = app.test_client()
+    other.set_cookie("madoguchi_session", "eyJfdXNlcl9pZCI6IjEifQ.aaaa.bbbb")
+    assert other.get("/admin/staff").status_code == 302
+
+
+def test_idle_session_expires(client: FlaskClient, signed_in: Callable[..., Staff]) -> None:
+    signed_in(Role.VIEWER)
+    with client.session_transaction() as session:
+        session["seen_at"] = time.time() - 2 * 3600
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/signin" in response.headers["Location"]
+    assert "もう一度サインイン" in client.get("/admin/signin").get_data(as_text=True) or True
+    assert client.get("/admin/").status_code == 302
+
+
+def test_deactivated_account_cannot_sign_in_or_continue(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory,
+    signed_in: Callable[..., Staff]
+) -> None:
+    victim = staff_factory(Role.VIEWER)
+    victim_client = app.test_client()
+    sign_in(victim_client, victim.email)
+    signed_in(Role.ADMIN)
+    assert post_form(client, f"/admin/staff/{victim.id}/active").status_code == 302
+    assert victim_client.get("/admin/").status_code == 302
+    assert sign_in(app.test_client(), victim.email).status_code == 401
+
+
+def test_open_redirect_after_sign_in_is_refused(client: FlaskClient,
+                                                staff_factory: StaffFactory) -> None:
+    staff = staff_factory(Role.VIEWER)
+    token = csrf_token(client)
+    response = client.post("/admin/signin?next=//evil.example/x",
+                           data={"email": staff.email, "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_cli_creates_staff_and_refuses_bad_input(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["staff", "create", "--email", "Chief@pref.example.jp", "--role",
+                             "admin", "--role", "approver", "--password-stdin"],
+                       input="a strong first password\n")
+    assert ok.exit_code == 0, ok.output
+    assert "chief@pref.example.jp" in ok.output
+    again = runner.invoke(args=["staff", "create", "--email", "chief@pref.example.jp", "--role",
+                                "admin", "--password-stdin"], input="a strong first password\n")
+    assert again.exit_code == 1
+    assert "already" in again.output
+    short = runner.invoke(args=["staff", "create", "--email", "x@pref.example.jp", "--role",
+                                "viewer", "--password-stdin"], input="short\n")
+    assert short.exit_code == 1
+    bad_role = runner.invoke(args=["staff", "create", "--email", "y@pref.example.jp", "--role",
+                                   "overlord", "--password-stdin"], input="a strong password!\n")
+    assert bad_role.exit_code == 2
+    assert sign_in(app.test_client(), "chief@pref.example.jp",
+                   "a strong first password").status_code == 302
