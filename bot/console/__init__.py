@@ -164,8 +164,13 @@ def _template_globals() -> dict[str, Any]:
         for i in current_app.extensions.get("console_nav", [])
         if current_user.is_authenticated and current_user.can(i.permission)
     ]
-    return {"console_nav": nav, "Permission": Permission, "tz": TOKYO, "now": utcnow(),
-            "get_locale": get_locale}
+    return {
+        "console_nav": nav,
+        "Permission": Permission,
+        "tz": TOKYO,
+        "now": utcnow(),
+        "get_locale": get_locale,
+    }
 
 
 def init_app(app: Flask) -> None:

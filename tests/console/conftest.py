@@ -27,12 +27,19 @@ def csrf_token(client: FlaskClient, path: str = "/admin/signin") -> str:
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
     """Post the sign-in form like a browser (with the form's CSRF token)."""
-    return client.post("/admin/signin", data={
-        "email": email, "password": password, "csrf_token": csrf_token(client)})
+    return client.post(
+        "/admin/signin",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client)},
+    )
 
 
-def post_form(client: FlaskClient, path: str, data: dict[str, object] | None = None,
-              *, token_from: str = "/admin/account") -> TestResponse:
+def post_form(
+    client: FlaskClient,
+    path: str,
+    data: dict[str, object] | None = None,
+    *,
+    token_from: str = "/admin/account",
+) -> TestResponse:
     """Post a console form with a valid CSRF token."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, token_from)})
 
@@ -45,12 +52,17 @@ def staff_factory(app: Flask) -> StaffFactory:
     """Create staff accounts: ``staff_factory(Role.ADMIN, Role.EDITOR, email=...)``."""
     counter = iter(range(1, 10_000))
 
-    def make(*roles: Role, email: str | None = None, name: str | None = None,
-             password: str = PASSWORD) -> Staff:
+    def make(
+        *roles: Role, email: str | None = None, name: str | None = None, password: str = PASSWORD
+    ) -> Staff:
         with app.extensions["db"].unit_of_work() as session:
             return create_staff(
-                session, email=email or f"staff{next(counter)}@pref.example.jp",
-                display_name=name or "職員", password=password, roles=set(roles) or {Role.VIEWER})
+                session,
+                email=email or f"staff{next(counter)}@pref.example.jp",
+                display_name=name or "職員",
+                password=password,
+                roles=set(roles) or {Role.VIEWER},
+            )
 
     return make
 

@@ -64,7 +64,8 @@ def test_lockout_after_repeated_failures(
     assert actions(app).count("signin.locked") == 2
     result = app.test_cli_runner().invoke(
         args=["staff", "reset-password", "--email", staff.email, "--password-stdin"],
-        input="a brand new password\n")
+        input="a brand new password\n",
+    )
     assert result.exit_code == 0, result.output
     assert sign_in(client, staff.email, "a brand new password").status_code == 302
     assert "staff.password_reset" in actions(app)
@@ -88,25 +89,29 @@ def test_totp_second_factor(app: Flask, client: FlaskClient, staff_factory: Staf
     wrong = client.post("/admin/signin/code", data={"code": "000000", "csrf_token": token})
     assert wrong.status_code == 401
     code = pyotp.TOTP(secret).now()
-    assert client.post("/admin/signin/code",
-                       data={"code": code, "csrf_token": token}).status_code == 302
+    assert (
+        client.post("/admin/signin/code", data={"code": code, "csrf_token": token}).status_code
+        == 302
+    )
     assert client.get("/admin/").status_code == 200
     assert "signin.code_failed" in actions(app)
 
 
-def test_password_change_ends_other_sessions(
-    app: Flask, staff_factory: StaffFactory
-) -> None:
+def test_password_change_ends_other_sessions(app: Flask, staff_factory: StaffFactory) -> None:
     staff = staff_factory(Role.EDITOR)
     here, elsewhere = app.test_client(), app.test_client()
     sign_in(here, staff.email)
     sign_in(elsewhere, staff.email)
     time.sleep(0.01)
-    short = post_form(here, "/admin/account/password",
-                      {"current": PASSWORD, "new": "short", "confirm": "short"})
+    short = post_form(
+        here, "/admin/account/password", {"current": PASSWORD, "new": "short", "confirm": "short"}
+    )
     assert short.status_code == 302
-    changed = post_form(here, "/admin/account/password", {
-        "current": PASSWORD, "new": "another long password", "confirm": "another long password"})
+    changed = post_form(
+        here,
+        "/admin/account/password",
+        {"current": PASSWORD, "new": "another long password", "confirm": "another long password"},
+    )
     assert changed.status_code == 302
     assert here.get("/admin/account").status_code == 200  # this session stays
     assert elsewhere.get("/admin/account").status_code == 302  # the other one ended
@@ -118,20 +123,36 @@ def test_forged_form_without_csrf_token_is_refused(
     app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
 ) -> None:
     signed_in(Role.ADMIN)
-    response = client.post("/admin/staff", data={
-        "email": "evil@example.jp", "display_name": "x", "roles": "admin",
-        "password": "a long enough password"})
+    response = client.post(
+        "/admin/staff",
+        data={
+            "email": "evil@example.jp",
+            "display_name": "x",
+            "roles": "admin",
+            "password": "a long enough password",
+        },
+    )
     assert response.status_code == 400
-    forged = client.post("/admin/staff", data={
-        "email": "evil@example.jp", "display_name": "x", "roles": "admin",
-        "password": "a long enough password", "csrf_token": "forged.token"})
+    forged = client.post(
+        "/admin/staff",
+        data={
+            "email": "evil@example.jp",
+            "display_name": "x",
+            "roles": "admin",
+            "password": "a long enough password",
+            "csrf_token": "forged.token",
+        },
+    )
     assert forged.status_code == 400
     with app.extensions["db"].sessions() as session:
-        assert session.scalars(select(Staff).where(Staff.email == "evil@example.jp")).first() is None
+        assert (
+            session.scalars(select(Staff).where(Staff.email == "evil@example.jp")).first() is None
+        )
 
 
-def test_forged_session_cookie_is_anonymous(app: Flask, client: FlaskClient,
-                                            staff_factory: StaffFactory) -> None:
+def test_forged_session_cookie_is_anonymous(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory
+) -> None:
     staff = staff_factory(Role.ADMIN)
     client.set_cookie("madoguchi_session", f'{{"_user_id": "{staff.id}"}}.forged.signature')
     assert client.get("/admin/").status_code == 302
@@ -152,8 +173,7 @@ def test_idle_session_expires(client: FlaskClient, signed_in: Callable[..., Staf
 
 
 def test_deactivated_account_cannot_sign_in_or_continue(
-    app: Flask, client: FlaskClient, staff_factory: StaffFactory,
-    signed_in: Callable[..., Staff]
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory, signed_in: Callable[..., Staff]
 ) -> None:
     victim = staff_factory(Role.VIEWER)
     victim_client = app.test_client()
@@ -164,31 +184,77 @@ def test_deactivated_account_cannot_sign_in_or_continue(
     assert sign_in(app.test_client(), victim.email).status_code == 401
 
 
-def test_open_redirect_after_sign_in_is_refused(client: FlaskClient,
-                                                staff_factory: StaffFactory) -> None:
+def test_open_redirect_after_sign_in_is_refused(
+    client: FlaskClient, staff_factory: StaffFactory
+) -> None:
     staff = staff_factory(Role.VIEWER)
     token = csrf_token(client)
-    response = client.post("/admin/signin?next=//evil.example/x",
-                           data={"email": staff.email, "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/admin/signin?next=//evil.example/x",
+        data={"email": staff.email, "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/admin/"
 
 
 def test_cli_creates_staff_and_refuses_bad_input(app: Flask) -> None:
     runner = app.test_cli_runner()
-    ok = runner.invoke(args=["staff", "create", "--email", "Chief@pref.example.jp", "--role",
-                             "admin", "--role", "approver", "--password-stdin"],
-                       input="a strong first password\n")
+    ok = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "Chief@pref.example.jp",
+            "--role",
+            "admin",
+            "--role",
+            "approver",
+            "--password-stdin",
+        ],
+        input="a strong first password\n",
+    )
     assert ok.exit_code == 0, ok.output
     assert "chief@pref.example.jp" in ok.output
-    again = runner.invoke(args=["staff", "create", "--email", "chief@pref.example.jp", "--role",
-                                "admin", "--password-stdin"], input="a strong first password\n")
+    again = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "chief@pref.example.jp",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input="a strong first password\n",
+    )
     assert again.exit_code == 1
     assert "already" in again.output
-    short = runner.invoke(args=["staff", "create", "--email", "x@pref.example.jp", "--role",
-                                "viewer", "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "x@pref.example.jp",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        input="short\n",
+    )
     assert short.exit_code == 1
-    bad_role = runner.invoke(args=["staff", "create", "--email", "y@pref.example.jp", "--role",
-                                   "overlord", "--password-stdin"], input="a strong password!\n")
+    bad_role = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "y@pref.example.jp",
+            "--role",
+            "overlord",
+            "--password-stdin",
+        ],
+        input="a strong password!\n",
+    )
     assert bad_role.exit_code == 2
-    assert sign_in(app.test_client(), "chief@pref.example.jp",
-                   "a strong first password").status_code == 302
+    assert (
+        sign_in(app.test_client(), "chief@pref.example.jp", "a strong first password").status_code
+        == 302
+    )

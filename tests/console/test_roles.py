@@ -53,7 +53,10 @@ def request(client: FlaskClient, method: str, path: str) -> int:
 
 @pytest.mark.parametrize("role", [None, *Role])
 def test_role_matrix(
-    app: Flask, client: FlaskClient, staff_factory: StaffFactory, role: Role | None,
+    app: Flask,
+    client: FlaskClient,
+    staff_factory: StaffFactory,
+    role: Role | None,
     signed_in: Callable[..., Staff],
 ) -> None:
     other = staff_factory(Role.VIEWER)
@@ -75,18 +78,27 @@ def test_role_matrix(
         assert status in expected, f"{role} {method} {path} -> {status}"
     if me is not None:
         with app.extensions["db"].sessions() as session:
-            refused = session.scalars(select(AuditEntry).where(
-                AuditEntry.action == "forbidden", AuditEntry.actor_id == me.id)).all()
-        denied = [e for e, (_m, _p, perm) in EXPECTED.items()
-                  if perm is not None and perm not in granted and e != "console_auth.sign_out"]
+            refused = session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "forbidden", AuditEntry.actor_id == me.id
+                )
+            ).all()
+        denied = [
+            e
+            for e, (_m, _p, perm) in EXPECTED.items()
+            if perm is not None and perm not in granted and e != "console_auth.sign_out"
+        ]
         assert sorted(e.object_id for e in refused) == sorted(denied)
-        assert client.post("/admin/signout",
-                           data={"csrf_token": csrf_token(client)}).status_code == 302
+        assert (
+            client.post("/admin/signout", data={"csrf_token": csrf_token(client)}).status_code
+            == 302
+        )
         assert client.get("/admin/account").status_code == 302  # signed out
 
 
-def test_several_roles_grant_the_union(client: FlaskClient,
-                                       signed_in: Callable[..., Staff]) -> None:
+def test_several_roles_grant_the_union(
+    client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
     signed_in(Role.FACILITY, Role.VIEWER)
     assert client.get("/admin/").status_code == 200  # from viewer
     assert client.get("/admin/residents").status_code == 403  # neither has it
