@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 
 class Database:
@@ -127,3 +129,22 @@ def insert_ignore(
         .returning(getattr(model, conflict_columns[0]))
     )
     return session.execute(statement).first() is not None
+
+
+def insert_or_lock(
+    session: Session, model: type[T], values: dict[str, Any], conflict_columns: list[str]
+) -> T:
+    """Find or create a row in one statement and lock it until the transaction ends.
+
+    ``INSERT ... ON CONFLICT DO UPDATE`` (a no-op update) ``RETURNING`` the row: PostgreSQL
+    locks the row it inserts or updates, as ``SELECT ... FOR UPDATE`` would; SQLite holds
+    the database write lock anyway. One round trip instead of an insert and a locking select.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = _UPSERT_INSERTS[dialect](model).values(**values)
+    key = conflict_columns[0]
+    statement = insert.on_conflict_do_update(
+        index_elements=conflict_columns, set_={key: insert.excluded[key]}
+    ).returning(model)
+    row: T = session.scalars(statement, execution_options={"populate_existing": True}).one()
+    return row

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from linebot.v3.messaging import (
     Action,
     MessageAction,
@@ -20,6 +21,7 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 
+from bot.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from bot.postback import PostbackData
 
 #: LINE shows at most 13 quick-reply buttons; labels are at most 20 characters.
@@ -58,18 +60,18 @@ def postback_button(label: str, data: PostbackData, display_text: str | None = N
     )
 
 
-def text(body: str, quick_replies: Sequence[Action] = ()) -> TextMessage:
-    """A text message, with quick-reply buttons if given (at most 13)."""
+def _text_message(body: str, quick_reply: QuickReply | None) -> TextMessage:
     if utf16_length(body) > MAX_TEXT_UNITS:
         raise ValueError("text message over LINE's 5,000-unit limit")
+    return TextMessage(text=body, quickReply=quick_reply)
+
+
+def text(body: str, quick_replies: Sequence[Action] = ()) -> TextMessage:
+    """A text message, with quick-reply buttons if given (at most 13)."""
     if len(quick_replies) > MAX_QUICK_REPLIES:
         raise ValueError(f"{len(quick_replies)} quick replies (max {MAX_QUICK_REPLIES})")
-    quick = (
-        QuickReply(items=[QuickReplyItem(action=a) for a in quick_replies])
-        if quick_replies
-        else None
-    )
-    return TextMessage(text=body, quickReply=quick)
+    items = [QuickReplyItem(action=a) for a in quick_replies]
+    return _text_message(body, QuickReply(items=items) if items else None)
 
 
 def main_menu_actions() -> list[Action]:
@@ -77,9 +79,16 @@ def main_menu_actions() -> list[Action]:
     return [postback_button(str(entry.label), PostbackData(entry.action)) for entry in MAIN_MENU]
 
 
+@lru_cache(maxsize=len(SUPPORTED_LANGUAGES))
+def _main_menu_quick_reply(language: str) -> QuickReply:
+    """The main menu's quick replies in one language (built once: most replies carry it)."""
+    return QuickReply(items=[QuickReplyItem(action=a) for a in main_menu_actions()])
+
+
 def with_main_menu(body: str) -> TextMessage:
     """A text message followed by the main menu as quick replies."""
-    return text(body, main_menu_actions())
+    language = str(get_locale() or DEFAULT_LANGUAGE)
+    return _text_message(body, _main_menu_quick_reply(language))
 
 
 def cancel_word_action() -> Action:

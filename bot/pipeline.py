@@ -159,7 +159,7 @@ class EventProcessor:
                     outbox.reply(reply_token, [_one_to_one_only()])
                 return Outcome.IGNORED, "group"
             assert user_id is not None  # noqa: S101 - one_to_one guarantees it
-            resident = lock_resident(session, user_id, lock=not self.db.is_sqlite)
+            resident = lock_resident(session, user_id)
             apply_profile(resident, profile)
             incoming = normalise(event)
             ctx = EventContext(

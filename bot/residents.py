@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import insert_ignore
+from bot.db import insert_or_lock
 from bot.i18n import supported_language
 from models import FollowState, FriendshipChange, FriendshipEvent, Resident
 
@@ -24,21 +23,16 @@ class Profile:
     language: str | None
 
 
-def lock_resident(session: Session, line_user_id: str, *, lock: bool = True) -> Resident:
+def lock_resident(session: Session, line_user_id: str) -> Resident:
     """Find or create the resident and lock the row until the unit of work ends.
 
-    The lock serialises events for one resident across processes (PostgreSQL ``FOR UPDATE``;
+    The lock serialises events for one resident across processes (a PostgreSQL row lock;
     SQLite's write lock does the same for the whole database).
 
     :param line_user_id: the LINE user id from the event source.
     :return: the locked resident.
     """
-    insert_ignore(session, Resident, {"line_user_id": line_user_id}, ["line_user_id"])
-    query = select(Resident).where(Resident.line_user_id == line_user_id)
-    if lock:
-        query = query.with_for_update()
-    resident: Resident = session.scalars(query.execution_options(populate_existing=True)).one()
-    return resident
+    return insert_or_lock(session, Resident, {"line_user_id": line_user_id}, ["line_user_id"])
 
 
 def apply_profile(resident: Resident, profile: Profile | None) -> None:

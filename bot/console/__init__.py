@@ -153,7 +153,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    if "_user_id" in session:  # a staff page: never cached (checked without loading the user)
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
