@@ -28,11 +28,6 @@ class Database:
         self.engine = build_engine(url, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @property
-    def is_sqlite(self) -> bool:
-        """True on SQLite (no row locks: its write lock serialises units of work)."""
-        return self.engine.dialect.name == "sqlite"
-
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commits when the block ends, rolls back if it raises."""
