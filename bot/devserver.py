@@ -45,6 +45,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
         "madoguchi staff create --email you@example.jp --role admin)"
     )
     if platform is not None:
+        click.echo(f"resident simulator: http://{host}:{port}/simulator")
         click.echo(
             f"fake LINE platform at {platform.url}; see docs/simulator.md to play a resident"
         )

@@ -184,6 +184,9 @@ def channel_secret() -> str:
 def api_client(platform: RunningPlatform) -> Iterator[ApiClient]:
     """An SDK client configured the way the bot configures it, aimed at the platform."""
     config = Configuration(host=platform.url, access_token=ACCESS_TOKEN)
+    # As in bot/line_api.py: no silent urllib3 retries (a dropped keep-alive connection
+    # would otherwise be retried and turn a "no answer" fault into a 409).
+    config.retries = False
     with ApiClient(config) as client:
         yield client
         client.rest_client.pool_manager.clear()

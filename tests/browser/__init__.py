@@ -1,0 +1,71 @@
+"""Real-browser tests (Playwright driving Debian's chromium) and the helpers they share.
+
+The fixtures are in ``tests/browser/conftest.py``. The helpers here are plain functions so
+that other test packages can serve an app over real HTTP too (``serve``), and so that a test
+can save a screenshot of any state it reaches (``screenshot``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from simulator.server import QuietRequestHandler
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+#: Screenshots land here (ignored by git) so a person can look at every page.
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """An app served over real HTTP on 127.0.0.1; ``url`` has no trailing slash."""
+
+    url: str
+    port: int
+    server: BaseWSGIServer
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[LiveServer]:
+    """Serve ``app`` on a free local port in a thread until the block ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"live-app:{server.port}",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.port}", server.port, server)
+    finally:
+        server.shutdown()  # serve_forever closes the socket as it returns
+        thread.join()
+
+
+def install_chat_page(app: Flask) -> Flask:
+    """Register the resident chat page unless ``create_app`` already did (development only)."""
+    from simulator import chat
+
+    if chat.bp.name not in app.blueprints:
+        app.register_blueprint(chat.bp)
+    return app
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as ``tests/artifacts/<name>.png`` and return its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-')}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
