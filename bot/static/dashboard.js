@@ -19,7 +19,7 @@
           borderColor: colours[index % colours.length],
           backgroundColor: colours[index % colours.length],
           yAxisID: series.kind === "line" ? "total" : "daily",
-          tension: 0.2,
+          tension: 0,
         };
       }),
     },

@@ -1,0 +1,134 @@
+"""The staff console in a real browser: sign-in, lockout, CSRF, the dashboard chart.
+
+Screenshots of every page land in tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from bot.console.users import MAX_FAILED_SIGN_INS, create_staff
+from bot.residents import lock_resident, record_follow, record_unfollow
+from models import AuditEntry, Role, Staff
+from models.base import utcnow
+from tests.browser import screenshot
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def admin(live_app: Flask) -> str:
+    with live_app.extensions["db"].unit_of_work() as session:
+        create_staff(session, email="admin@pref.example.jp", display_name="管理者 花子",
+                     password=PASSWORD, roles={Role.ADMIN})
+    return "admin@pref.example.jp"
+
+
+def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base_url}/admin/signin")
+    page.get_by_label("メールアドレス").fill(email)
+    page.get_by_label("パスワード").fill(password)
+    page.get_by_role("button", name="サインイン").click()
+
+
+def audit_actions(app: Flask) -> list[str]:
+    with app.extensions["db"].sessions() as session:
+        return list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+def test_sign_in_shows_the_dashboard_chart(
+    page: Page, base_url: str, live_app: Flask, admin: str, browser_errors: list[str]
+) -> None:
+    with live_app.extensions["db"].unit_of_work() as session:
+        for index in range(6):
+            resident = lock_resident(session, f"U{index:032x}")
+            record_follow(resident, is_unblocked=False, at=utcnow() - timedelta(days=index * 4))
+            if index == 5:
+                record_unfollow(resident, at=utcnow())
+    sign_in(page, base_url, admin)
+    expect(page.get_by_role("heading", name="ダッシュボード")).to_be_visible()
+    chart = page.locator("#friends-chart")
+    expect(chart).to_have_attribute("data-rendered", "4")  # Chart.js drew four series
+    box = chart.bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 200
+    painted = page.evaluate(
+        "() => { const c = document.getElementById('friends-chart');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"
+    )
+    assert painted > 1000  # pixels were drawn, not an empty canvas
+    screenshot(page, "console-dashboard")
+    for path, name in (("/admin/residents", "residents"), ("/admin/audit", "audit"),
+                       ("/admin/staff", "staff"), ("/admin/account", "account")):
+        page.goto(base_url + path)
+        expect(page.locator("h1")).to_be_visible()
+        screenshot(page, f"console-{name}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base_url}/admin/")
+    expect(chart).to_have_attribute("data-rendered", "4")
+    screenshot(page, "console-dashboard-phone")
+    assert browser_errors == []
+
+
+def test_wrong_password_is_refused(page: Page, base_url: str, live_app: Flask,
+                                   admin: str) -> None:
+    sign_in(page, base_url, admin, "not my password")
+    expect(page.get_by_role("alert")).to_contain_text("メールアドレスまたはパスワードが違います")
+    expect(page.get_by_role("heading", name="サインイン")).to_be_visible()
+    screenshot(page, "console-wrong-password")
+    assert audit_actions(live_app) == ["signin.failed"]
+
+
+def test_lockout_after_repeated_failures(page: Page, base_url: str, live_app: Flask,
+                                         admin: str) -> None:
+    for _ in range(MAX_FAILED_SIGN_INS):
+        sign_in(page, base_url, admin, "guessing again")
+    expect(page.get_by_role("alert")).to_contain_text("ロック")
+    sign_in(page, base_url, admin)  # the right password, while locked
+    expect(page.get_by_role("alert")).to_contain_text("ロック")
+    screenshot(page, "console-locked")
+    assert "signin.locked" in audit_actions(live_app)
+    assert page.url.endswith("/admin/signin")
+
+
+def test_forged_cross_site_form_is_rejected(page: Page, base_url: str, live_app: Flask,
+                                            admin: str) -> None:
+    sign_in(page, base_url, admin)
+    expect(page.get_by_role("heading", name="ダッシュボード")).to_be_visible()
+    # The same form the staff page has, but without the CSRF token, as a forger would send.
+    page.evaluate(
+        """(url) => {
+            const form = document.createElement("form");
+            form.method = "post"; form.action = url;
+            for (const [name, value] of [["email", "evil@example.jp"], ["display_name", "x"],
+                                         ["roles", "admin"], ["password", "a long password!"]]) {
+                const input = document.createElement("input");
+                input.name = name; input.value = value; form.appendChild(input);
+            }
+            document.body.appendChild(form); form.submit();
+        }""",
+        f"{base_url}/admin/staff",
+    )
+    expect(page.locator("h1")).to_contain_text("400")
+    screenshot(page, "console-csrf-rejected")
+    with live_app.extensions["db"].sessions() as session:
+        assert session.scalars(select(Staff).where(Staff.email == "evil@example.jp")).first() is None
+
+
+def test_keyboard_only_sign_in(page: Page, base_url: str, admin: str) -> None:
+    page.goto(f"{base_url}/admin/signin")
+    page.keyboard.press("Tab")  # skip link first
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type(admin)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="ダッシュボード")).to_be_visible()
