@@ -24,8 +24,13 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def admin(live_app: Flask) -> str:
     with live_app.extensions["db"].unit_of_work() as session:
-        create_staff(session, email="admin@pref.example.jp", display_name="管理者 花子",
-                     password=PASSWORD, roles={Role.ADMIN})
+        create_staff(
+            session,
+            email="admin@pref.example.jp",
+            display_name="管理者 花子",
+            password=PASSWORD,
+            roles={Role.ADMIN},
+        )
     return "admin@pref.example.jp"
 
 
@@ -65,8 +70,12 @@ def test_sign_in_shows_the_dashboard_chart(
     )
     assert painted > 1000  # pixels were drawn, not an empty canvas
     screenshot(page, "console-dashboard")
-    for path, name in (("/admin/residents", "residents"), ("/admin/audit", "audit"),
-                       ("/admin/staff", "staff"), ("/admin/account", "account")):
+    for path, name in (
+        ("/admin/residents", "residents"),
+        ("/admin/audit", "audit"),
+        ("/admin/staff", "staff"),
+        ("/admin/account", "account"),
+    ):
         page.goto(base_url + path)
         expect(page.locator("h1")).to_be_visible()
         screenshot(page, f"console-{name}")
@@ -77,8 +86,7 @@ def test_sign_in_shows_the_dashboard_chart(
     assert browser_errors == []
 
 
-def test_wrong_password_is_refused(page: Page, base_url: str, live_app: Flask,
-                                   admin: str) -> None:
+def test_wrong_password_is_refused(page: Page, base_url: str, live_app: Flask, admin: str) -> None:
     sign_in(page, base_url, admin, "not my password")
     expect(page.get_by_role("alert")).to_contain_text("メールアドレスまたはパスワードが違います")
     expect(page.get_by_role("heading", name="サインイン")).to_be_visible()
@@ -86,8 +94,9 @@ def test_wrong_password_is_refused(page: Page, base_url: str, live_app: Flask,
     assert audit_actions(live_app) == ["signin.failed"]
 
 
-def test_lockout_after_repeated_failures(page: Page, base_url: str, live_app: Flask,
-                                         admin: str) -> None:
+def test_lockout_after_repeated_failures(
+    page: Page, base_url: str, live_app: Flask, admin: str
+) -> None:
     for _ in range(MAX_FAILED_SIGN_INS):
         sign_in(page, base_url, admin, "guessing again")
     expect(page.get_by_role("alert")).to_contain_text("ロック")
@@ -98,8 +107,9 @@ def test_lockout_after_repeated_failures(page: Page, base_url: str, live_app: Fl
     assert page.url.endswith("/admin/signin")
 
 
-def test_forged_cross_site_form_is_rejected(page: Page, base_url: str, live_app: Flask,
-                                            admin: str) -> None:
+def test_forged_cross_site_form_is_rejected(
+    page: Page, base_url: str, live_app: Flask, admin: str
+) -> None:
     sign_in(page, base_url, admin)
     expect(page.get_by_role("heading", name="ダッシュボード")).to_be_visible()
     # The same form the staff page has, but without the CSRF token, as a forger would send.
@@ -119,7 +129,8 @@ def test_forged_cross_site_form_is_rejected(page: Page, base_url: str, live_app:
     expect(page.locator("h1")).to_contain_text("400")
     screenshot(page, "console-csrf-rejected")
     with live_app.extensions["db"].sessions() as session:
-        assert session.scalars(select(Staff).where(Staff.email == "evil@example.jp")).first() is None
+        forged = session.scalars(select(Staff).where(Staff.email == "evil@example.jp"))
+        assert forged.first() is None
 
 
 def test_keyboard_only_sign_in(page: Page, base_url: str, admin: str) -> None:
