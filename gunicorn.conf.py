@@ -20,6 +20,9 @@ max_requests_jitter = 1000
 accesslog = None  # request lines carry no personal data, but the app logs what matters
 errorlog = "-"
 wsgi_app = "bot:create_app()"
+# gunicorn's control socket lives in $HOME and is shared by every master of the same user;
+# madoguchi does not use it, and two web processes on one host would replace each other's.
+control_socket_disable = True
 
 
 def on_starting(server: object) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.outbox import Outbox
 from bot.routing import Incoming
-from models import Resident
+from models import Conversation, Resident
 
 
 @dataclass
@@ -28,6 +28,8 @@ class EventContext:
     reply_token: str | None
     #: The app configuration (read-only by convention).
     config: dict[str, Any]
+    #: The resident's active dialog as loaded with the resident's lock (the dialog engine's).
+    conversation: Conversation | None = None
 
     def reply(self, *messages: Message, must_arrive: bool = False) -> None:
         """Queue a reply, sent after the commit; with ``must_arrive`` a spent token falls

@@ -7,18 +7,17 @@ receive a session and may flush, never commit.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-T = TypeVar("T")
 
 
 class Database:
@@ -27,11 +26,26 @@ class Database:
     def __init__(self, url: str, **engine_options: Any) -> None:
         self.engine = build_engine(url, **engine_options)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(read_only=True), expire_on_commit=False
+        )
+        # SQLite has one writer at a time: queue this process's units of work on a lock
+        # rather than in SQLite's busy handler, whose sleeps grow to 100 ms and make a tail.
+        is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commits when the block ends, rolls back if it raises."""
-        with self.sessions() as session, session.begin():
+        with self._write_lock, self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (on SQLite it does not take the write lock)."""
+        with self._readers() as session:
             yield session
 
     def dispose(self) -> None:
@@ -43,7 +57,10 @@ def build_engine(url: str, **options: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options.setdefault("pool_pre_ping", True)
+        # Enough connections for every thread of a worker: no connect/disconnect churn.
+        options.setdefault("pool_size", 10)
+        options.setdefault("max_overflow", 10)
+        options.setdefault("pool_recycle", 1800)
         return create_engine(url, **options)
 
     if parsed.database and parsed.database != ":memory:":
@@ -66,7 +83,8 @@ def build_engine(url: str, **options: Any) -> Engine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two units of work never deadlock
         # upgrading read locks: they run one after the other, like a row lock would.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get("read_only")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -116,30 +134,11 @@ def insert_ignore(
     dialect = session.get_bind().dialect.name
     if dialect not in _UPSERT_INSERTS:  # pragma: no cover - only SQLite and PostgreSQL
         raise NotImplementedError(dialect)
+    table = model.__table__  # a Core insert: none of the ORM's bulk-insert machinery
     statement = (
-        _UPSERT_INSERTS[dialect](model)
+        _UPSERT_INSERTS[dialect](table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        # RETURNING, not rowcount: ORM-enabled inserts do not report a reliable rowcount.
-        .returning(getattr(model, conflict_columns[0]))
+        .returning(table.c[conflict_columns[0]])  # rowcount is unreliable here; RETURNING is not
     )
     return session.execute(statement).first() is not None
-
-
-def insert_or_lock(
-    session: Session, model: type[T], values: dict[str, Any], conflict_columns: list[str]
-) -> T:
-    """Find or create a row in one statement and lock it until the transaction ends.
-
-    ``INSERT ... ON CONFLICT DO UPDATE`` (a no-op update) ``RETURNING`` the row: PostgreSQL
-    locks the row it inserts or updates, as ``SELECT ... FOR UPDATE`` would; SQLite holds
-    the database write lock anyway. One round trip instead of an insert and a locking select.
-    """
-    dialect = session.get_bind().dialect.name
-    insert = _UPSERT_INSERTS[dialect](model).values(**values)
-    key = conflict_columns[0]
-    statement = insert.on_conflict_do_update(
-        index_elements=conflict_columns, set_={key: insert.excluded[key]}
-    ).returning(model)
-    row: T = session.scalars(statement, execution_options={"populate_existing": True}).one()
-    return row

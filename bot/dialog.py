@@ -20,7 +20,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from linebot.v3.messaging import Message
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.context import EventContext
@@ -183,12 +183,7 @@ class DialogEngine:
 
     def _active(self, ctx: EventContext) -> tuple[Conversation | None, list[Message]]:
         """The resident's active dialog, expiring it first if its time is up."""
-        conversation = ctx.session.scalars(
-            select(Conversation).where(
-                Conversation.resident_id == ctx.resident.id,
-                Conversation.status == ConversationStatus.ACTIVE,
-            )
-        ).one_or_none()
+        conversation = ctx.conversation
         if conversation is not None and conversation.expires_at <= ctx.now:
             self._end(conversation, ConversationStatus.EXPIRED, ctx.now)
             return None, [with_main_menu(_("Your previous session timed out and was closed."))]

@@ -21,8 +21,8 @@ bp = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     """200 when the database answers a query, 503 otherwise."""
     try:
-        with get_db().engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with get_db().reading() as session:
+            session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         logger.error("health check: database unreachable", extra={"error": type(exc).__name__})
         return jsonify(status="unavailable", database="unreachable"), 503

@@ -32,7 +32,7 @@ from bot.line_api import LineApiError, LineGateway
 from bot.messages import text, utf16_length, with_main_menu
 from bot.metrics import Metrics
 from bot.outbox import Outbox, deliver
-from bot.residents import Profile, apply_profile, lock_resident
+from bot.residents import Profile, apply_profile, lock_resident_and_dialog
 from bot.routing import Incoming, Router
 from models import WebhookEvent
 from models.base import utcnow
@@ -159,11 +159,19 @@ class EventProcessor:
                     outbox.reply(reply_token, [_one_to_one_only()])
                 return Outcome.IGNORED, "group"
             assert user_id is not None  # noqa: S101 - one_to_one guarantees it
-            resident = lock_resident(session, user_id)
+            resident, conversation = lock_resident_and_dialog(session, user_id)
             apply_profile(resident, profile)
             incoming = normalise(event)
             ctx = EventContext(
-                session, incoming, event, resident, outbox, now, reply_token, self.config
+                session,
+                incoming,
+                event,
+                resident,
+                outbox,
+                now,
+                reply_token,
+                self.config,
+                conversation,
             )
             with resident_locale(resident.language):
                 route = self._dispatch(ctx)
@@ -196,7 +204,7 @@ class EventProcessor:
 
     def _seen(self, event_id: str) -> bool:
         """True when the event was already processed (checked again, atomically, later)."""
-        with self.db.sessions() as session:
+        with self.db.reading() as session:
             return session.get(WebhookEvent, event_id) is not None
 
     def _profile(self, line_user_id: str | None) -> Profile | None:

@@ -6,11 +6,19 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import insert_or_lock
+from bot.db import insert_ignore
 from bot.i18n import supported_language
-from models import FollowState, FriendshipChange, FriendshipEvent, Resident
+from models import (
+    Conversation,
+    ConversationStatus,
+    FollowState,
+    FriendshipChange,
+    FriendshipEvent,
+    Resident,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +31,45 @@ class Profile:
     language: str | None
 
 
-def lock_resident(session: Session, line_user_id: str) -> Resident:
-    """Find or create the resident and lock the row until the unit of work ends.
+def lock_resident_and_dialog(
+    session: Session, line_user_id: str
+) -> tuple[Resident, Conversation | None]:
+    """Find or create the resident, lock the row, then read their active dialog.
 
-    The lock serialises events for one resident across processes (a PostgreSQL row lock;
-    SQLite's write lock does the same for the whole database).
+    The lock lasts until the unit of work ends and serialises events for one resident across
+    processes (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write lock does the same for
+    the whole database). The dialog is read by a second statement *after* the lock is held:
+    under READ COMMITTED that statement sees what the previous event for this resident
+    committed, where a join in the locking statement would return its snapshot from before
+    the wait (tests/bot/test_concurrency.py catches exactly that).
 
     :param line_user_id: the LINE user id from the event source.
-    :return: the locked resident.
+    :return: the locked resident and their active dialog, if any.
     """
-    return insert_or_lock(session, Resident, {"line_user_id": line_user_id}, ["line_user_id"])
+    query = (
+        select(Resident)
+        .where(Resident.line_user_id == line_user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    resident = session.scalars(query).first()
+    if resident is None:  # a new resident (or one a concurrent event inserted just now)
+        insert_ignore(session, Resident, {"line_user_id": line_user_id}, ["line_user_id"])
+        resident = session.scalars(query).one()
+    conversation = session.scalars(
+        select(Conversation)
+        .where(
+            Conversation.resident_id == resident.id,
+            Conversation.status == ConversationStatus.ACTIVE,
+        )
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return resident, conversation
+
+
+def lock_resident(session: Session, line_user_id: str) -> Resident:
+    """Find or create the resident and lock the row (see :func:`lock_resident_and_dialog`)."""
+    return lock_resident_and_dialog(session, line_user_id)[0]
 
 
 def apply_profile(resident: Resident, profile: Profile | None) -> None:

@@ -6,8 +6,6 @@ import io
 import time
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from flask import Flask, abort, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -34,6 +32,9 @@ def _me() -> Staff:
 
 def _qr_svg(uri: str) -> str:
     """The provisioning URI as an inline SVG (markup we generate; no user text inside)."""
+    import qrcode  # imported on this rare page only: keeps web workers small
+    import qrcode.image.svg
+
     image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
     buffer = io.BytesIO()
     image.save(buffer)
