@@ -1,0 +1,1015 @@
+"""Webhook benchmark: madoguchi under gunicorn against a minimal echo bot (docs/benchmark.md).
+
+For each target (the echo bot in ``bench/echo_bot.py``, madoguchi on SQLite, madoguchi on
+PostgreSQL) it starts a fresh fake LINE platform (``bench/platform_server.py``, its own
+process), a fresh database (migrated with Alembic), and gunicorn with the repository's
+``gunicorn.conf.py`` (2 workers). It warms the server up, then posts signed webhooks from
+threads (one event per body; 80% text, 10% postback, 10% follow, fixed seed, reply tokens
+issued by the platform), timing each request from send to response and sampling the
+workers' memory. Afterwards it reads back from the platform every reply and delivery and
+checks that every event was answered exactly once. It prints a table and PASS/FAIL lines
+and writes ``bench/results/webhook-<timestamp>.json``.
+
+Exit status: 0 when every target ran (targets missed or not), 1 when the run itself broke
+(a server did not start, the database could not be created, ...), 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import platform
+import queue
+import random
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from simulator.events import callback_body, follow_event, postback_event, sign, text_event
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+BIN = Path(sys.executable).parent
+
+#: Target keys (``--targets``) and their display names, in run order.
+TARGETS: dict[str, str] = {
+    "echo": "echo",
+    "sqlite": "madoguchi-sqlite",
+    "postgresql": "madoguchi-postgresql",
+}
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+#: The issue's targets.
+MIN_RATIO_TO_ECHO = 0.7
+MAX_P99_MS = 100.0
+MAX_WORKER_RSS_MB = 150.0
+
+WORKERS = 2
+THREADS = 8
+#: The event mix: (kind, weight).
+MIX: tuple[tuple[str, float], ...] = (("text", 0.8), ("postback", 0.1), ("follow", 0.1))
+TEXTS = (
+    "メニュー",
+    "こんにちは",
+    "help",
+    "クーポンはありますか",
+    "menu",
+    "ありがとうございました",
+    "相談したいのですが",
+    "図書館は何時まで開いていますか？",
+)
+POSTBACKS = (
+    "v=1&a=menu.surveys",
+    "v=1&a=menu.consultation",
+    "v=1&a=menu.coupons",
+    "v=1&a=menu.announcements",
+)
+#: Reply tokens are fetched from the platform in batches this size, just ahead of use
+#: (a token lives 60 s; the queue holds at most two batches).
+TOKEN_BATCH = 64
+RSS_SAMPLE_SECONDS = 0.05
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 40.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(RuntimeError):
+    """The run itself broke (a process did not start, a database could not be made...)."""
+
+
+# -- the workload ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One event to send: its kind, its resident and what it carries."""
+
+    kind: str
+    user_id: str
+    payload: str
+
+
+def plan_events(rng: random.Random, count: int, user_ids: Sequence[str]) -> list[Planned]:
+    """The next ``count`` events of the 80/10/10 mix, drawn from ``rng``."""
+    kinds = [kind for kind, _ in MIX]
+    weights = [weight for _, weight in MIX]
+    planned = []
+    for kind in rng.choices(kinds, weights, k=count):
+        payload = rng.choice(TEXTS if kind == "text" else POSTBACKS) if kind != "follow" else ""
+        planned.append(Planned(kind, rng.choice(user_ids), payload))
+    return planned
+
+
+def build_event(planned: Planned, reply_token: str) -> dict[str, Any]:
+    """The webhook event for a planned one (fresh ``webhookEventId``)."""
+    if planned.kind == "text":
+        return text_event(planned.user_id, planned.payload, reply_token=reply_token)
+    if planned.kind == "postback":
+        return postback_event(planned.user_id, planned.payload, reply_token=reply_token)
+    return follow_event(planned.user_id, reply_token=reply_token)
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file (empty if there is none)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU time of a process (0 if it is gone).
+
+    :param reaped_children: add the time of its children that exited and were waited for
+        (how a PostgreSQL postmaster accounts for its short-lived backends).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
+
+
+def processes_cpu(name: str) -> dict[int, float]:
+    """CPU seconds of every process named ``name``, with their reaped children's.
+
+    For PostgreSQL this is the server's whole CPU use (backends that exited included), as
+    long as it runs on this machine.
+    """
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    found[int(entry.name)] = cpu_seconds(int(entry.name), reaped_children=True)
+    return found
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from ``/proc/stat``."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in kB; zeros if it is gone."""
+    rss = hwm = 0
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    return rss, hwm
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def stop_process(process: subprocess.Popen[bytes], name: str, timeout: float) -> None:
+    """SIGTERM, wait, then SIGKILL if it would not stop."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  {name} (pid {process.pid}) ignored SIGTERM for {timeout:.0f} s: killing it")
+        process.kill()
+        process.wait(10)
+
+
+class Platform:
+    """The fake LINE platform process (bench/platform_server.py) and its control API."""
+
+    def __init__(self, access_token: str, log: Path) -> None:
+        self.log = log
+        with log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, str(BENCH / "platform_server.py"), "--access-token", access_token],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+            )
+        self.url = self._await_ready()
+        parts = urlsplit(self.url)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._connection = http.client.HTTPConnection(self._host, self._port, timeout=60)
+
+    def _await_ready(self) -> str:
+        assert self.process.stdout is not None  # Popen(stdout=PIPE)
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        line = self.process.stdout.readline().decode().strip() if ready else ""
+        if not line.startswith("READY "):
+            self.stop()
+            raise BenchError(f"the fake platform did not start:\n{tail(self.log)}")
+        return line.split(" ", 1)[1]
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One control API call; the decoded JSON answer."""
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload else {}
+        self._connection.request(method, path, body=payload, headers=headers)
+        response = self._connection.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise BenchError(f"platform {method} {path}: HTTP {response.status} {data[:200]!r}")
+        return json.loads(data)
+
+    def create_users(self, user_ids: Sequence[str]) -> None:
+        """Registers the residents (already friends)."""
+        self.call("POST", "/_bench/users", {"userIds": list(user_ids)})
+
+    def reply_tokens(self, user_ids: Sequence[str]) -> list[str]:
+        """Issues one reply token per resident given, in order."""
+        tokens: list[str] = self.call("POST", "/_bench/reply-tokens", {"userIds": list(user_ids)})[
+            "replyTokens"
+        ]
+        return tokens
+
+    def report(self) -> dict[str, Any]:
+        """Spent and refused tokens, deliveries and request counts."""
+        report: dict[str, Any] = self.call("GET", "/_bench/report")
+        return report
+
+    def cpu(self) -> float:
+        """CPU seconds used so far."""
+        return cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        """Stops the process."""
+        with contextlib.suppress(AttributeError):
+            self._connection.close()
+        stop_process(self.process, "the fake platform", 10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+class Gunicorn:
+    """A gunicorn master with the repository's config, serving one app on a free port."""
+
+    def __init__(self, app: str | None, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        command = [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")]
+        # Local only, and no control socket: gunicorn's default one ($HOME/.gunicorn/
+        # gunicorn.ctl) would replace that of any other gunicorn this user runs.
+        command += ["--bind", f"127.0.0.1:{self.port}", "--no-control-socket"]
+        if app is not None:  # the echo bot; madoguchi is the config's wsgi_app
+            command += ["--pythonpath", str(BENCH), app]
+        full_env = {
+            **env,
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(WORKERS),
+            "GUNICORN_THREADS": str(THREADS),
+        }
+        with log.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=full_env, stdout=stderr, stderr=subprocess.STDOUT
+            )
+        self.pid = self.process.pid
+        self.worker_pids: set[int] = set()
+
+    def await_ready(self) -> None:
+        """Waits until ``/healthz`` answers 200 and every worker is forked.
+
+        :raises BenchError: the master exited or did not become ready in time.
+        """
+        deadline = time.monotonic() + START_TIMEOUT
+        healthy = 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"gunicorn exited with status {self.process.returncode}")
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                try:
+                    connection.request("GET", "/healthz")
+                    healthy = healthy + 1 if connection.getresponse().status == 200 else 0
+                finally:
+                    connection.close()
+            workers = children(self.pid)
+            # A few answers in a row: both workers have probably loaded the app by then.
+            if healthy >= 5 and len(workers) >= WORKERS:
+                self.worker_pids.update(workers)
+                return
+            time.sleep(0.1)
+        raise BenchError(f"gunicorn did not become ready in {START_TIMEOUT:.0f} s")
+
+    def workers(self) -> list[int]:
+        """The live workers (remembered, so a respawn is noticed)."""
+        current = children(self.pid)
+        self.worker_pids.update(current)
+        return current
+
+    def workers_cpu(self) -> float:
+        """CPU seconds used so far by the live workers."""
+        return sum(cpu_seconds(pid) for pid in self.workers())
+
+    def stop(self) -> None:
+        """Graceful stop (SIGTERM); kills the master and any worker left after the timeout."""
+        stop_process(self.process, "gunicorn", STOP_TIMEOUT)
+        for pid in self.worker_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 0)
+                print(f"  gunicorn worker {pid} outlived its master: killing it")
+                os.kill(pid, signal.SIGKILL)
+
+
+class MemorySampler(threading.Thread):
+    """Samples the gunicorn workers' VmRSS every 50 ms and keeps their VmHWM."""
+
+    def __init__(self, server: Gunicorn) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.server = server
+        self.peak_kb: dict[int, int] = {}
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        """One reading of every live worker."""
+        for pid in self.server.workers():
+            rss, hwm = memory_kb(pid)
+            self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), rss, hwm)
+        self.samples += 1
+
+    def run(self) -> None:
+        while not self._stop_event.wait(RSS_SAMPLE_SECONDS):
+            self.sample()
+
+    def finish(self) -> float:
+        """Stops sampling; the peak RSS of any worker, in MB."""
+        self._stop_event.set()
+        self.join()
+        self.sample()
+        return max(self.peak_kb.values(), default=0) / 1024
+
+
+# -- databases ---------------------------------------------------------------------------
+
+
+@dataclass
+class PostgresDatabase:
+    """A benchmark database on a PostgreSQL server."""
+
+    name: str
+    url: str
+    server_version: str
+    admin: Engine
+
+    def sessions(self) -> int | None:
+        """Sessions (connections) opened to the database so far (PostgreSQL 14+)."""
+        with contextlib.suppress(Exception), self.admin.connect() as connection:
+            query = text("SELECT sessions FROM pg_stat_database WHERE datname = :name")
+            value = connection.execute(query, {"name": self.name}).scalar()
+            return int(value) if value is not None else None
+        return None
+
+
+@contextlib.contextmanager
+def postgresql_database(base_url: str) -> Iterator[PostgresDatabase]:
+    """A fresh database ``madoguchi_bench_<pid>``, dropped afterwards."""
+    name = f"madoguchi_bench_{os.getpid()}"
+    base = make_url(base_url)
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            version = str(connection.execute(text("SHOW server_version")).scalar())
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        admin.dispose()
+        raise BenchError(f"cannot create PostgreSQL database {name}: {error}") from error
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield PostgresDatabase(name, url, version, admin)
+    finally:
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+
+
+def migrate(url: str, log: Path) -> None:
+    """``alembic upgrade head`` on a fresh database.
+
+    :raises BenchError: the migration failed.
+    """
+    env = {**os.environ, "DATABASE_URL": url}
+    with log.open("wb") as output:
+        done = subprocess.run(
+            [str(BIN / "alembic"), "upgrade", "head"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise BenchError(f"alembic upgrade head failed:\n{tail(log)}")
+
+
+# -- the load generator ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A signed webhook body ready to post."""
+
+    kind: str
+    reply_token: str
+    body: bytes
+    signature: str
+
+
+@dataclass
+class LoadResult:
+    """What one load phase measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    first_send: float = math.inf
+    last_answer: float = 0.0
+    #: reply token -> event kind, for every event sent (answered or not).
+    sent: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time from the first send to the last answer."""
+        return max(self.last_answer - self.first_send, 1e-9)
+
+
+def run_load(
+    port: int,
+    platform_: Platform,
+    events: Sequence[Planned],
+    concurrency: int,
+    channel_secret: str,
+) -> LoadResult:
+    """Posts ``events`` one per webhook from ``concurrency`` threads; times every request.
+
+    A feeder thread fetches reply tokens from the platform in batches just ahead of use and
+    signs the bodies; the senders only post. Each sender keeps one keep-alive connection.
+
+    :raises BenchError: the feeder failed (the platform stopped answering).
+    """
+    ready: queue.Queue[Prepared | None] = queue.Queue(maxsize=2 * TOKEN_BATCH)
+    result = LoadResult()
+    lock = threading.Lock()
+    feeder_error: list[BaseException] = []
+    stopping = threading.Event()  # set on Ctrl-C: senders finish the request in hand
+
+    def offer(item: Prepared | None) -> None:
+        while not stopping.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(item, timeout=0.1)
+                return
+
+    def feed() -> None:
+        try:
+            for start in range(0, len(events), TOKEN_BATCH):
+                batch = events[start : start + TOKEN_BATCH]
+                tokens = platform_.reply_tokens([p.user_id for p in batch])
+                for planned, token in zip(batch, tokens, strict=True):
+                    body = callback_body([build_event(planned, token)])
+                    offer(Prepared(planned.kind, token, body, sign(body, channel_secret)))
+                if stopping.is_set():
+                    return
+        except BaseException as error:
+            feeder_error.append(error)
+        finally:
+            for _ in range(concurrency):
+                offer(None)
+
+    def send() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        latencies: list[float] = []
+        statuses: Counter[int] = Counter()
+        sent: dict[str, str] = {}
+        first, last = math.inf, 0.0
+        while not stopping.is_set() and (item := ready.get()) is not None:
+            sent[item.reply_token] = item.kind
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "X-Line-Signature": item.signature,
+                "User-Agent": "LineBotWebhook/2.0",
+            }
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/callback", body=item.body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                status = 0  # no answer: counted as an error, never resent
+                connection.close()
+            answered = time.perf_counter()
+            first, last = min(first, started), max(last, answered)
+            latencies.append(answered - started)
+            statuses[status] += 1
+        connection.close()
+        with lock:
+            result.latencies.extend(latencies)
+            result.statuses.update(statuses)
+            result.sent.update(sent)
+            result.first_send = min(result.first_send, first)
+            result.last_answer = max(result.last_answer, last)
+
+    feeder = threading.Thread(target=feed, name="feeder", daemon=True)
+    feeder.start()
+    while ready.qsize() < min(len(events), TOKEN_BATCH) and feeder.is_alive():
+        time.sleep(0.01)  # let the first batch be signed before the clock starts
+    senders = [
+        threading.Thread(target=send, name=f"sender-{n}", daemon=True) for n in range(concurrency)
+    ]
+    for sender in senders:
+        sender.start()
+    try:
+        for sender in senders:
+            sender.join()
+        feeder.join()
+    except BaseException:
+        stopping.set()
+        for _ in range(concurrency):  # wake senders waiting for work
+            with contextlib.suppress(queue.Full):
+                ready.put_nowait(None)
+        for sender in senders:
+            sender.join(timeout=70)
+        raise
+    if feeder_error:
+        raise BenchError(f"could not prepare webhooks: {feeder_error[0]!r}")
+    return result
+
+
+# -- verification and reporting ------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile of already sorted values."""
+    if not values:
+        return math.nan
+    rank = (len(values) - 1) * fraction
+    low = math.floor(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def verify(sent: dict[str, str], report: dict[str, Any]) -> dict[str, Any]:
+    """Every sent event's reply token spent exactly once, and nothing else delivered."""
+    spent = Counter(token for token, _ in report["spent"])
+    reply_requests = {request_id for _, request_id in report["spent"]}
+    missing = [token for token in sent if spent[token] == 0]
+    twice = [token for token, count in spent.items() if count > 1]
+    unknown = [token for token in spent if token not in sent]
+    other = [
+        d
+        for d in report["deliveries"]
+        if d["method"] != "reply" or d["requestId"] not in reply_requests
+    ]
+    reply_deliveries = len(report["deliveries"]) - len(other)
+    refused = report["refused"]
+    ok = not (missing or twice or unknown or refused or other) and reply_deliveries == len(spent)
+    return {
+        "exactly_once": ok,
+        "events": len(sent),
+        "answered": sum(1 for token in sent if spent[token] >= 1),
+        "unanswered": len(missing),
+        "unanswered_by_kind": dict(Counter(sent[t] for t in missing)),
+        "answered_more_than_once": len(twice),
+        "replies_with_unknown_tokens": len(unknown),
+        "refused_reply_attempts": len(refused),
+        "refused_reply_errors": dict(Counter(error for _, error in refused)),
+        "other_deliveries": len(other),
+        "other_delivery_methods": dict(Counter(d["method"] for d in other)),
+        "platform_requests": report["requests"],
+        "platform_connections": report["connections"],
+    }
+
+
+def log_problems(log: Path) -> list[str]:
+    """Lines of a server log at WARNING or above (the bot logs JSON lines at LOG_LEVEL)."""
+    problems = []
+    for line in log.read_text(errors="replace").splitlines():
+        if any(level in line for level in ("WARNING", "ERROR", "CRITICAL", "Traceback")):
+            problems.append(line[:300])
+    return problems
+
+
+def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[str, Any]:
+    """Runs one target end to end; its measurements.
+
+    :raises BenchError: the run broke (logs are printed).
+    """
+    name = TARGETS[key]
+    channel_secret, access_token = secrets.token_hex(16), secrets.token_hex(32)
+    rng = random.Random(args.seed)  # the same events for every target
+    warmup_events = plan_events(rng, args.warmup, user_ids)
+    events = plan_events(rng, args.events, user_ids)
+    info: dict[str, Any] = {"target": name}
+    load_average = os.getloadavg()[0]
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="madoguchi-bench-")))
+        server_log = folder / "gunicorn.log"
+        platform_ = Platform(access_token, folder / "platform.log")
+        stack.callback(platform_.stop)
+        platform_.create_users(user_ids)
+        env = {
+            key_: value
+            for key_, value in os.environ.items()
+            if key_ not in ("PROMETHEUS_MULTIPROC_DIR", "DATABASE_URL", "PYTHONPATH")
+        }
+        env.update(
+            MADOGUCHI_ENV="production",
+            SECRET_KEY=secrets.token_hex(16),
+            LINE_CHANNEL_SECRET=channel_secret,
+            LINE_CHANNEL_ACCESS_TOKEN=access_token,
+            LINE_API_BASE_URL=platform_.url,
+            LOG_LEVEL="WARNING",
+            LOG_FORMAT="json",
+        )
+        app: str | None = None
+        database: PostgresDatabase | None = None
+        if key == "echo":
+            app = "echo_bot:create_app()"
+        elif key == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
+        else:
+            database = stack.enter_context(postgresql_database(args.database_url))
+            env["DATABASE_URL"] = database.url
+            info["postgresql_version"] = database.server_version
+        if "DATABASE_URL" in env:
+            migrate(env["DATABASE_URL"], folder / "alembic.log")
+        server = Gunicorn(app, env, server_log)
+        stack.callback(server.stop)
+        try:
+            server.await_ready()
+            sampler = MemorySampler(server)
+            sampler.start()
+            stack.callback(sampler.finish)
+            warm = run_load(server.port, platform_, warmup_events, args.concurrency, channel_secret)
+            database_cpu = processes_cpu("postgres") if database else {}
+            sessions_before = database.sessions() if database else None
+            cpu_before = (server.workers_cpu(), platform_.cpu(), time.process_time())
+            busy_before = machine_busy()
+            load = run_load(server.port, platform_, events, args.concurrency, channel_secret)
+            cpu_after = (server.workers_cpu(), platform_.cpu(), time.process_time())
+            busy_after = machine_busy()
+            database_seconds = (
+                sum(
+                    seconds - database_cpu.get(pid, 0.0)
+                    for pid, seconds in processes_cpu("postgres").items()
+                )
+                if database
+                else None
+            )
+            sessions_after = database.sessions() if database else None
+            peak_mb = sampler.finish()
+            worker_count = len(sampler.peak_kb)
+            server.stop()  # graceful: every request in flight has finished
+            if server.process.returncode not in (0, None):
+                print(f"  gunicorn exited with status {server.process.returncode}")
+            report = platform_.report()
+        except BaseException:
+            print(f"--- {name}: gunicorn log (tail) ---\n{tail(server_log)}")
+            print(f"--- {name}: platform log (tail) ---\n{tail(platform_.log)}")
+            raise
+        problems = log_problems(server_log)
+        if problems:  # keep the log beside the results for a look afterwards
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            kept = RESULTS / f"webhook-{args.stamp}-{key}-gunicorn.log"
+            kept.write_bytes(server_log.read_bytes())
+            info["log"] = str(kept.relative_to(ROOT))
+
+    checks = verify({**warm.sent, **load.sent}, report)
+    checks["warmup_errors"] = len(warm.latencies) - warm.statuses.get(200, 0)
+    latencies = sorted(load.latencies)
+    events_sent = len(load.latencies)
+    cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
+    busy = busy_after[0] - busy_before[0]
+    total = busy_after[1] - busy_before[1]
+    info.update(
+        events=events_sent,
+        seconds=load.seconds,
+        requests_per_second=events_sent / load.seconds,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p95_ms=percentile(latencies, 0.95) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        max_ms=latencies[-1] * 1000 if latencies else math.nan,
+        mean_ms=sum(latencies) / len(latencies) * 1000 if latencies else math.nan,
+        peak_worker_rss_mb=peak_mb,
+        workers_seen=worker_count,
+        statuses={str(k): v for k, v in sorted(load.statuses.items())},
+        errors=events_sent - load.statuses.get(200, 0),
+        cpu_ms_per_event={
+            "workers": cpu[0] / events_sent * 1000,
+            "platform": cpu[1] / events_sent * 1000,
+            "load_generator": cpu[2] / events_sent * 1000,
+            "postgresql_server": (
+                database_seconds / events_sent * 1000 if database_seconds is not None else None
+            ),
+            # Everything else that ran meanwhile: the kernel's share not charged to a
+            # process, gunicorn's master, and other people's work on a shared machine.
+            "other": (busy - sum(cpu) - (database_seconds or 0.0)) / events_sent * 1000,
+        },
+        load_average_before=load_average,
+        machine_cpu_busy_percent=busy / total * 100 if total else math.nan,
+        postgresql_sessions_opened=(
+            sessions_after - sessions_before
+            if sessions_after is not None and sessions_before is not None
+            else None
+        ),
+        log_problems=len(problems),
+        log_problem_samples=problems[:5],
+        verification=checks,
+    )
+    return info
+
+
+def evaluate(result: dict[str, Any], echo_rps: float | None) -> list[tuple[str, bool]]:
+    """The issue's targets that apply to a result: (description, met)."""
+    checks: list[tuple[str, bool]] = []
+    ratio = result["requests_per_second"] / echo_rps if echo_rps else None
+    result["ratio_to_echo"] = ratio if result["target"] != "echo" else None
+    if result["target"] == TARGETS["postgresql"]:
+        if ratio is None:
+            checks.append(("throughput vs echo: not measured (echo not run)", False))
+        else:
+            checks.append(
+                (
+                    f"throughput {ratio:.2f}x echo (>= {MIN_RATIO_TO_ECHO:.1f}x)",
+                    ratio >= MIN_RATIO_TO_ECHO,
+                )
+            )
+    p99 = result["p99_ms"]
+    checks.append((f"p99 {p99:.1f} ms (< {MAX_P99_MS:.0f})", p99 < MAX_P99_MS))
+    rss = result["peak_worker_rss_mb"]
+    checks.append((f"worker RSS {rss:.0f} MB (< {MAX_WORKER_RSS_MB:.0f})", rss < MAX_WORKER_RSS_MB))
+    verification = result["verification"]
+    once = verification["exactly_once"]
+    checks.append(
+        (
+            "every event answered exactly once"
+            if once
+            else f"answered exactly once: NO ({_once_details(verification)})",
+            once,
+        )
+    )
+    checks.append((f"{result['errors']} non-200 answers (0)", result["errors"] == 0))
+    result["targets"] = [{"check": text_, "met": met} for text_, met in checks]
+    result["passed"] = all(met for _, met in checks)
+    return checks
+
+
+def _once_details(verification: dict[str, Any]) -> str:
+    parts = [
+        f"{verification['answered']}/{verification['events']} answered",
+        f"{verification['answered_more_than_once']} twice",
+        f"{verification['refused_reply_attempts']} refused replies",
+        f"{verification['other_deliveries']} other deliveries",
+    ]
+    if verification["unanswered_by_kind"]:
+        parts.append(f"unanswered by kind {verification['unanswered_by_kind']}")
+    return ", ".join(parts)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The results as a fixed-width table."""
+    header = (
+        f"{'target':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'RSS MB':>8}{'errors':>8}  {'answered once':<18}{'vs echo':>8}"
+    )
+    rows = [header, "-" * len(header)]
+    for r in results:
+        v = r["verification"]
+        once = (
+            f"yes ({v['events']})" if v["exactly_once"] else f"NO ({v['answered']}/{v['events']})"
+        )
+        ratio = f"{r['ratio_to_echo']:.2f}x" if r.get("ratio_to_echo") else "-"
+        rows.append(
+            f"{r['target']:<22}{r['requests_per_second']:>8.1f}{r['p50_ms']:>9.1f}"
+            f"{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_worker_rss_mb']:>8.1f}"
+            f"{r['errors']:>8}  {once:<18}{ratio:>8}"
+        )
+    return "\n".join(rows)
+
+
+def cpu_table(results: list[dict[str, Any]]) -> str:
+    """Where the CPU went during the timed phase, per event."""
+    header = (
+        f"{'CPU ms per event':<22}{'workers':>9}{'platform':>10}{'loadgen':>9}"
+        f"{'postgres':>10}{'other':>8}{'machine busy':>14}"
+    )
+    rows = [header, "-" * len(header)]
+    for r in results:
+        cpu = r["cpu_ms_per_event"]
+        pg = f"{cpu['postgresql_server']:.2f}" if cpu["postgresql_server"] is not None else "-"
+        rows.append(
+            f"{r['target']:<22}{cpu['workers']:>9.2f}{cpu['platform']:>10.2f}"
+            f"{cpu['load_generator']:>9.2f}{pg:>10}{cpu['other']:>8.2f}"
+            f"{r['machine_cpu_busy_percent']:>13.0f}%"
+        )
+    return "\n".join(rows)
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers depend on."""
+    packages = ["line-bot-sdk", "Flask", "SQLAlchemy", "gunicorn", "psycopg", "Werkzeug"]
+    versions = {}
+    for package in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(
+            ["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+        "packages": versions,
+        "commit": commit or None,
+        # Tracked files that differ from the commit: the run measured the working tree.
+        "uncommitted_changes": len(changed),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        description="Benchmark madoguchi's webhook against a minimal echo bot."
+    )
+    parser.add_argument("--events", type=int, default=3000, help="timed webhooks per target")
+    parser.add_argument("--concurrency", type=int, default=16, help="webhooks in flight")
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help="comma-separated, from: %(default)s",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="PostgreSQL server (its database part is ignored; default: %(default)s)",
+    )
+    parser.add_argument("--warmup", type=int, default=100, help="untimed webhooks first")
+    parser.add_argument("--users", type=int, default=500, help="distinct simulated residents")
+    parser.add_argument("--seed", type=int, default=20261121, help="seed of the event mix")
+    args = parser.parse_args(argv)
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = [t for t in args.targets if t not in TARGETS]
+    if unknown or not args.targets:
+        parser.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
+    if args.events < 1 or args.concurrency < 1 or args.warmup < 0 or args.users < 1:
+        parser.error("--events, --concurrency and --users must be positive")
+    args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs every target; prints and stores the results."""
+    args = parse_args(argv)
+    # Ctrl-C and SIGTERM both stop the run cleanly (and work when started in the background).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    rng = random.Random(args.seed)
+    user_ids = [f"U{rng.getrandbits(128):032x}" for _ in range(args.users)]
+    print(
+        f"webhook benchmark: {args.events} webhooks (+{args.warmup} warm-up) per target, "
+        f"concurrency {args.concurrency}, {args.users} residents, gunicorn {WORKERS} workers x "
+        f"{THREADS} threads, {os.cpu_count()} CPUs"
+    )
+    results: list[dict[str, Any]] = []
+    broken: dict[str, str] = {}
+    for key in args.targets:
+        name = TARGETS[key]
+        print(f"- {name} ...", flush=True)
+        started = time.monotonic()
+        try:
+            result = run_target(key, args, user_ids)
+        except BenchError as error:
+            print(f"  BROKEN: {error}")
+            broken[name] = str(error)
+            continue
+        except KeyboardInterrupt:
+            print("  interrupted: every process was stopped")
+            return 130
+        results.append(result)
+        print(
+            f"  {result['requests_per_second']:.1f} req/s, p99 {result['p99_ms']:.1f} ms "
+            f"({time.monotonic() - started:.0f} s with set-up)",
+            flush=True,
+        )
+
+    echo = next((r for r in results if r["target"] == TARGETS["echo"]), None)
+    echo_rps = echo["requests_per_second"] if echo else None
+    verdicts = {r["target"]: evaluate(r, echo_rps) for r in results}
+    if results:
+        print()
+        print(table(results))
+        print()
+        print(cpu_table(results))
+        print()
+    for r in results:
+        checks = verdicts[r["target"]]
+        print(
+            f"{'PASS' if r['passed'] else 'FAIL'} {r['target']}: "
+            + "; ".join(f"{text_} {'ok' if met else 'MISSED'}" for text_, met in checks)
+        )
+        other_share = r["cpu_ms_per_event"]["other"] * r["requests_per_second"] / 1000
+        if other_share > 0.15:
+            print(
+                f"  note: other processes used {other_share:.0%} of a CPU during the timed "
+                f"phase (load average {r['load_average_before']:.1f} before it): the machine "
+                "was not quiet, so these numbers are low"
+            )
+        if r["log_problems"]:
+            print(
+                f"  note: {r['log_problems']} warning/error line(s) in the gunicorn log: "
+                f"{r.get('log', '')}"
+            )
+    for name, reason in broken.items():
+        print(f"BROKEN {name}: {reason.splitlines()[0]}")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"webhook-{args.stamp}.json"
+    document = {
+        "run_at": args.stamp,
+        "settings": {
+            "events": args.events,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "users": args.users,
+            "seed": args.seed,
+            "mix": dict(MIX),
+            "workers": WORKERS,
+            "threads": THREADS,
+            "targets": {
+                "min_ratio_to_echo_postgresql": MIN_RATIO_TO_ECHO,
+                "max_p99_ms": MAX_P99_MS,
+                "max_worker_rss_mb": MAX_WORKER_RSS_MB,
+            },
+        },
+        "environment": environment(),
+        "results": results,
+        "broken": broken,
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    print(f"results: {path.relative_to(ROOT)}")
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
