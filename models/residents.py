@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from models.base import Base, Created, IntPK, Updated, str_enum
@@ -52,6 +52,9 @@ class Resident(Base):
     followed_at: Mapped[datetime | None]
     #: When the resident blocked the account; set exactly while ``unfollowed``.
     unfollowed_at: Mapped[datetime | None]
+    #: Segment attributes (e.g. ``municipality``, ``age_band``) that features record from
+    #: the resident's own answers; announcements are targeted on them.
+    attributes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     #: How many times the resident came back after blocking (``isUnblocked`` follows).
     refollow_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[Created]

@@ -105,6 +105,20 @@ def test_overlong_and_odd_input_is_refused_cleanly(
         assert len(session.scalars(select(Staff)).all()) == 1  # only the admin
 
 
+def test_residents_list_shows_state_language_and_segments(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
+    resident_id = add_resident(app, "x", blocked=True)
+    with app.extensions["db"].unit_of_work() as session:
+        resident = session.get_one(Resident, resident_id)
+        resident.attributes = {"municipality": "前橋市", "note": SCRIPT}
+    signed_in(Role.EDITOR)
+    html = client.get("/admin/residents").get_data(as_text=True)
+    assert "municipality: 前橋市" in html
+    assert "ブロック" in html
+    assert SCRIPT not in html
+
+
 def test_residents_are_pseudonymised_unless_names_are_needed(
     app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
 ) -> None:
@@ -212,5 +226,3 @@ def test_new_staff_member_can_sign_in(
         sign_in(app.test_client(), "new@pref.example.jp", "a long enough password").status_code
         == 302
     )
-    assert add_resident  # the module's helper is used above
-    assert Resident
