@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from linebot.v3.messaging import Message
 from sqlalchemy.orm import Session
 
+from bot.messages import Message
 from bot.outbox import Outbox
 from bot.routing import Incoming
 from models import Conversation, Resident

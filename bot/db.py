@@ -141,4 +141,5 @@ def insert_ignore(
         .on_conflict_do_nothing(index_elements=conflict_columns)
         .returning(table.c[conflict_columns[0]])  # rowcount is unreliable here; RETURNING is not
     )
-    return session.execute(statement).first() is not None
+    # On the session's connection: a Core statement needs none of the ORM's execution steps.
+    return session.connection().execute(statement).first() is not None

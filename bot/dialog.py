@@ -19,12 +19,11 @@ from types import MappingProxyType
 from typing import Any
 
 from flask_babel import gettext as _
-from linebot.v3.messaging import Message
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.context import EventContext
-from bot.messages import text, with_main_menu
+from bot.messages import Message, text, with_main_menu
 from bot.postback import PostbackData
 from bot.routing import Action, Incoming, Predicate, Text
 from models import Conversation, ConversationStatus

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from linebot.v3.messaging import Message
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
 from bot.line_api import LineApiError, LineGateway
+from bot.messages import Message
 from models import OutboundMessage, OutboundStatus, Resident
 from models.base import utcnow
 
@@ -78,9 +78,7 @@ class Outbox:
             return None
         if not 1 <= len(messages) <= MAX_MESSAGES:
             raise OutboxError(f"{len(messages)} messages for one push (1 to {MAX_MESSAGES})")
-        row = OutboundMessage(
-            resident_id=resident.id, messages=[m.to_dict() for m in messages], purpose=purpose
-        )
+        row = OutboundMessage(resident_id=resident.id, messages=list(messages), purpose=purpose)
         session.add(row)
         session.flush()
         self.push_ids.append(row.id)
@@ -131,7 +129,7 @@ def send_push(gateway: LineGateway, db: Database, push_id: int) -> OutboundStatu
             row.status, row.last_error = OutboundStatus.FAILED, "resident unreachable"
             return row.status
         line_user_id, retry_key = resident.line_user_id, str(row.retry_key)
-        messages = [Message.from_dict(m) for m in row.messages]
+        messages = list(row.messages)
 
     status, values = OutboundStatus.PENDING, {}
     try:

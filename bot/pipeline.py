@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import gettext as _
-from linebot.v3.messaging import Message
 from linebot.v3.webhooks import (
     Event,
     FollowEvent,
@@ -29,7 +28,7 @@ from bot.db import Database, insert_ignore
 from bot.dialog import DialogEngine
 from bot.i18n import resident_locale
 from bot.line_api import LineApiError, LineGateway
-from bot.messages import text, utf16_length, with_main_menu
+from bot.messages import Message, text, utf16_length, with_main_menu
 from bot.metrics import Metrics
 from bot.outbox import Outbox, deliver
 from bot.residents import Profile, apply_profile, lock_resident_and_dialog

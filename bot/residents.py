@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.db import insert_ignore
@@ -31,6 +31,23 @@ class Profile:
     language: str | None
 
 
+#: Built once: these run for every webhook event.
+_LOCK_RESIDENT = (
+    select(Resident)
+    .where(Resident.line_user_id == bindparam("line_user_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_ACTIVE_DIALOG = (
+    select(Conversation)
+    .where(
+        Conversation.resident_id == bindparam("resident_id"),
+        Conversation.status == ConversationStatus.ACTIVE,
+    )
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_resident_and_dialog(
     session: Session, line_user_id: str
 ) -> tuple[Resident, Conversation | None]:
@@ -46,24 +63,12 @@ def lock_resident_and_dialog(
     :param line_user_id: the LINE user id from the event source.
     :return: the locked resident and their active dialog, if any.
     """
-    query = (
-        select(Resident)
-        .where(Resident.line_user_id == line_user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    resident = session.scalars(query).first()
+    params = {"line_user_id": line_user_id}
+    resident = session.scalars(_LOCK_RESIDENT, params).first()
     if resident is None:  # a new resident (or one a concurrent event inserted just now)
-        insert_ignore(session, Resident, {"line_user_id": line_user_id}, ["line_user_id"])
-        resident = session.scalars(query).one()
-    conversation = session.scalars(
-        select(Conversation)
-        .where(
-            Conversation.resident_id == resident.id,
-            Conversation.status == ConversationStatus.ACTIVE,
-        )
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+        insert_ignore(session, Resident, params, ["line_user_id"])
+        resident = session.scalars(_LOCK_RESIDENT, params).one()
+    conversation = session.scalars(_ACTIVE_DIALOG, {"resident_id": resident.id}).one_or_none()
     return resident, conversation
 
 

@@ -41,7 +41,7 @@ def test_record_name_stays_on_invalid_input() -> None:
 
 def test_confirm_buttons_carry_the_dialog_guard() -> None:
     button = TOY_FLOW.prompt(step_context(CONFIRM, name="花子"))[0]
-    data = decode(button.quick_reply.items[0].action.data)  # type: ignore[attr-defined]
+    data = decode(button["quickReply"]["items"][0]["action"]["data"])
     assert data is not None
     assert (data.conversation_id, data.conversation_version) == (1, 2)
     assert (

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from linebot.v3.messaging import TextMessage
 from sqlalchemy import select
 
 from bot.config import LineSettings
@@ -47,8 +46,8 @@ def friend(platform: RunningPlatform) -> str:
     return user.user_id
 
 
-def hello() -> list[TextMessage]:
-    return [TextMessage(text="こんにちは")]
+def hello() -> list[dict[str, str]]:
+    return [{"type": "text", "text": "こんにちは"}]
 
 
 def test_push_is_delivered_with_its_retry_key(
@@ -115,7 +114,7 @@ def test_bad_request_is_not_retried(
     gateway: LineGateway, platform: RunningPlatform, friend: str
 ) -> None:
     with pytest.raises(LineApiError) as error:
-        gateway.push(friend, [TextMessage(text="x" * 5001)], str(uuid.uuid4()))
+        gateway.push(friend, [{"type": "text", "text": "x" * 5001}], str(uuid.uuid4()))
     assert error.value.status == 400
     assert len(platform.state.requests()) == 1
 
@@ -199,7 +198,10 @@ def test_reply_with_spent_token_falls_back_to_a_push_when_it_must_arrive(
         resident_id = lock_resident(session, friend).id
     outbox = Outbox()
     outbox.reply(
-        token, [TextMessage(text="大切なお知らせ")], resident_id=resident_id, must_arrive=True
+        token,
+        [{"type": "text", "text": "大切なお知らせ"}],
+        resident_id=resident_id,
+        must_arrive=True,
     )
     deliver(outbox, gateway, db)
     assert [d.method for d in platform.state.deliveries(friend)] == ["reply", "push"]
