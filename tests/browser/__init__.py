@@ -8,17 +8,14 @@ can save a screenshot of any state it reaches (``screenshot``).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
-from simulator.server import QuietRequestHandler
+from simulator.server import ServedApp
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -27,31 +24,11 @@ if TYPE_CHECKING:
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    """An app served over real HTTP on 127.0.0.1; ``url`` has no trailing slash."""
-
-    url: str
-    port: int
-    server: BaseWSGIServer
-
-
 @contextmanager
-def serve(app: Flask) -> Iterator[LiveServer]:
+def serve(app: Flask) -> Iterator[ServedApp]:
     """Serve ``app`` on a free local port in a thread until the block ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name=f"live-app:{server.port}",
-        daemon=True,
-    )
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.port}", server.port, server)
-    finally:
-        server.shutdown()  # serve_forever closes the socket as it returns
-        thread.join()
+    with ServedApp(app, name="live-app") as served:
+        yield served
 
 
 def install_chat_page(app: Flask) -> Flask:

@@ -28,10 +28,10 @@ import models
 from bot import create_app
 from bot.cli import upgrade_database
 from simulator.chat import transcripts
-from simulator.server import RunningPlatform, start_platform
+from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
-from tests.browser import LiveServer, install_chat_page, screenshot, serve
+from tests.browser import install_chat_page, screenshot, serve
 from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, app_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,7 +86,7 @@ def platform(line_webhook: WebhookSender) -> Iterator[RunningPlatform]:
 @dataclass(frozen=True)
 class _Live:
     app: Flask
-    server: LiveServer
+    server: ServedApp
 
 
 @pytest.fixture(scope="session")
