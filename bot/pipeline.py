@@ -126,7 +126,10 @@ class EventProcessor:
             )
             outcome = Outcome.FAILED
         else:
-            deliver(outbox, self.gateway, self.db)
+            try:
+                deliver(outbox, self.gateway, self.db)
+            except Exception:  # the event is committed; stored pushes are retried by the clock
+                logger.exception("sending failed", extra={"event_id": meta.event_id})
         self.metrics.webhook_events.labels(meta.type, outcome).inc()
         self.metrics.handler_latency.labels(route).observe(time.perf_counter() - started)
         return outcome

@@ -305,7 +305,7 @@ def _both_languages(message: str) -> str:
     return message if japanese == message else f"{japanese} / {message}"
 
 
-@bp.get("")
+@bp.get("", strict_slashes=False)
 def page() -> str:
     """The chat page (the script does the rest through the JSON API)."""
     bilingual: Callable[[str], str] = _both_languages

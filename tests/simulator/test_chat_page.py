@@ -424,3 +424,9 @@ def test_ui_text_is_marked_for_translation() -> None:
     template = TEMPLATE.read_text(encoding="utf-8")
     assert '_("Send")' in template
     assert '_("Add friend")' in template
+
+
+def test_page_answers_with_and_without_a_trailing_slash(chat_app: Flask) -> None:
+    client = chat_app.test_client()
+    assert client.get("/simulator").status_code == 200
+    assert client.get("/simulator/").status_code == 200
