@@ -131,6 +131,8 @@ def _load_user(user_id: str) -> StaffUser | None:
 
 def _expire_idle_sessions() -> None:
     """Sign out a session idle for longer than the configured minutes."""
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return None  # no session to check (LINE's webhook calls, first visits): do not open one
     if "_user_id" not in session:
         return None
     now = time.time()
@@ -153,7 +155,10 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if "_user_id" in session:  # a staff page: never cached (checked without loading the user)
+    signed_in = (
+        current_app.config["SESSION_COOKIE_NAME"] in request.cookies and "_user_id" in session
+    )
+    if signed_in:  # a staff page: never cached (checked without loading the user)
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
