@@ -24,17 +24,20 @@ wsgi_app = "bot:create_app()"
 # madoguchi does not use it, and two web processes on one host would replace each other's.
 control_socket_disable = True
 
+#: Name prefix of the metrics folder the master creates (and removes at exit).
+METRICS_PREFIX = "madoguchi-metrics-"
+
 
 def on_starting(server: object) -> None:
     """Give the workers a shared folder for Prometheus metrics (``/metrics`` sums them)."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="madoguchi-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
 
 def on_exit(server: object) -> None:
-    """Remove the metrics folder this master created."""
+    """Remove the metrics folder if this master created it (never an operator's own)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-    if folder.startswith(tempfile.gettempdir()):
+    if os.path.basename(folder).startswith(METRICS_PREFIX):
         shutil.rmtree(folder, ignore_errors=True)
 
 
