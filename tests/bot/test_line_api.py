@@ -215,3 +215,23 @@ def test_nothing_is_pushed_to_a_resident_who_blocked_us(app: Flask, resident: Re
         blocked = lock_resident(session, resident.user_id)
         assert Outbox().push(session, blocked, hello(), purpose="test") is None
     assert len(resident.received()) == 1  # the welcome only
+
+
+def test_multicast_and_broadcast_are_keyed_and_never_doubled(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
+    other = platform.state.add_user(display_name="別の県民").user_id
+    platform.state.set_friend(other, True)
+    key = str(uuid.uuid4())
+    platform.state.inject_fault("multicast", status=500, after_delivery=True)
+    assert gateway.multicast([friend, other], hello(), key).accepted_earlier
+    assert len(platform.state.deliveries(friend)) == 1
+    assert len(platform.state.deliveries(other)) == 1
+    assert gateway.multicast([friend, other], hello(), key).accepted_earlier  # same key again
+    assert len(platform.state.deliveries(friend)) == 1
+    broadcast_key = str(uuid.uuid4())
+    assert not gateway.broadcast(hello(), broadcast_key).accepted_earlier
+    assert gateway.broadcast(hello(), broadcast_key).accepted_earlier
+    assert [d.method for d in platform.state.deliveries(other)] == ["multicast", "broadcast"]
+    with pytest.raises(ValueError, match="500"):
+        gateway.multicast([friend] * 501, hello(), str(uuid.uuid4()))
