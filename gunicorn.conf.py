@@ -8,9 +8,10 @@ from prometheus_client import multiprocess
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads keep a worker busy while it waits on the database or LINE.
+# Threads keep a worker busy while it waits on the database or LINE; more than 4 only
+# add contention for the interpreter lock (measured with bench/webhook.py on 2 cores).
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # LINE waits 2 s for a webhook answer; a request still running after 30 s is stuck.
 timeout = 30
 graceful_timeout = 30
