@@ -34,8 +34,8 @@ from bot.richmenu import (
     find_japanese_font,
     render_rich_menu_image,
 )
-from simulator.platform import validate_request
 from simulator.server import RunningPlatform
+from simulator.validation import validate_request
 from tests.support import ACCESS_TOKEN
 
 WHITE = (255, 255, 255)

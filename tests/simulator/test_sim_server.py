@@ -9,9 +9,10 @@ import pytest
 import requests
 
 from simulator.__main__ import DEFAULT_ACCESS_TOKEN, DEFAULT_CHANNEL_SECRET, parse_args
-from simulator.platform import REQUEST_KINDS, create_platform_app
+from simulator.platform import create_platform_app
 from simulator.server import start_platform
 from simulator.state import ENDPOINT_LIMITS, RETRY_KEY_ENDPOINTS, PlatformState
+from simulator.validation import REQUEST_KINDS
 
 
 def test_url_has_no_trailing_slash_and_shutdown_frees_the_port() -> None:
