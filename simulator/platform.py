@@ -5,7 +5,8 @@ the endpoints the bot calls (bodies are validated by :mod:`simulator.validation`
 wrapper that every Messaging API call goes through (body size, bearer token, rate limit,
 injected faults, retry key, ``x-line-request-id``, request log). The JSON control API
 under ``/_simulator/`` drives simulated residents for tests and the chat page; it needs no
-token and shares no path with the Messaging API. State lives in :class:`simulator.state.PlatformState`.
+token and shares no path with the Messaging API. State lives in
+:class:`simulator.state.PlatformState`.
 """
 
 from __future__ import annotations
