@@ -114,6 +114,12 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "Japanese font file for the rich-menu image. Default: found with fontconfig.",
     ),
+    Setting(
+        "METRICS_TOKEN",
+        None,
+        str,
+        "If set, `/metrics` answers only requests with `Authorization: Bearer <token>`.",
+    ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level."),
     Setting("LOG_FORMAT", "json", str, "`json` (default) or `text`."),
 )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +32,16 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Counters and histograms for Prometheus."""
+    """Counters and histograms for Prometheus (behind a bearer token when one is set)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not hmac.compare_digest(
+        request.headers.get("Authorization", ""), f"Bearer {token}"
+    ):
+        return Response(
+            "unauthorized\n",
+            status=401,
+            mimetype="text/plain",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     registry: Metrics = current_app.extensions["metrics"]
     return Response(registry.render(), mimetype=CONTENT_TYPE_LATEST)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -39,3 +41,12 @@ def test_metrics_count_events_latency_and_line_calls(
     assert 'madoguchi_handler_seconds_count{route="menu.show"}' in text
     assert 'madoguchi_line_api_calls_total{endpoint="reply",status="200"}' in text
     assert 'madoguchi_line_api_calls_total{endpoint="profile",status="200"}' in text
+
+
+def test_metrics_can_require_a_bearer_token(make_app: Any) -> None:
+    client = make_app(METRICS_TOKEN="s3cret-scrape-token").test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
+    assert answer.status_code == 200
+    assert b"madoguchi_webhook_events" in answer.data
