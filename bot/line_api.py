@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import urllib3
@@ -89,7 +89,6 @@ class _Attempts:
 
     count: int = 0
     ambiguous: bool = False
-    errors: list[int] = field(default_factory=list)
 
 
 def _error_from(endpoint: str, exc: ApiException) -> LineApiError:
@@ -183,7 +182,6 @@ class LineGateway:
                 seen.ambiguous = True
                 raise LineApiError(endpoint, 0, type(exc).__name__) from exc
             finally:
-                seen.errors.append(status)
                 if self.metrics is not None:
                     self.metrics.line_api_calls.labels(endpoint, str(status)).inc()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -177,7 +178,7 @@ def test_failed_push_stays_pending_and_the_clock_resends_it(
             )
         )
         session.commit()
-    assert retry_pending_pushes(gateway, db, window=__import__("datetime").timedelta(hours=23)) == 1
+    assert retry_pending_pushes(gateway, db, window=timedelta(hours=23)) == 1
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
         assert row.status == OutboundStatus.SENT

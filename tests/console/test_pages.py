@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from bot.console import CONTENT_SECURITY_POLICY
 from bot.residents import lock_resident, record_follow, record_unfollow
 from models import AuditEntry, Resident, Role, Staff
 from models.base import utcnow
-from tests.console.conftest import StaffFactory, post_form
+from tests.console.conftest import StaffFactory, post_form, sign_in
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -120,7 +121,10 @@ def test_residents_list_shows_state_language_and_segments(
 
 
 def test_residents_are_pseudonymised_unless_names_are_needed(
-    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., Staff],
+    staff_factory: StaffFactory,
 ) -> None:
     resident_id = add_resident(app, "山田 花子")
     signed_in(Role.EDITOR)
@@ -133,7 +137,6 @@ def test_residents_are_pseudonymised_unless_names_are_needed(
     by_case = client.get(f"/admin/residents?q=%23{resident_id:06d}").get_data(as_text=True)
     assert f"#{resident_id:06d}" in by_case
     admin = app.test_client()
-    from tests.console.conftest import sign_in
 
     with app.extensions["db"].unit_of_work() as session:
         from bot.console.users import create_staff
@@ -160,8 +163,6 @@ def test_dashboard_counts_friends_per_day(
     assert 'id="friends-chart"' in html
     assert '"labels"' in html
     data = html.split('id="friends-data">', 1)[1].split("</script>", 1)[0]
-    import json
-
     parsed = json.loads(data)
     assert len(parsed["labels"]) == 30
     friends = parsed["series"][0]["data"]
@@ -220,7 +221,6 @@ def test_new_staff_member_can_sign_in(
     with app.extensions["db"].sessions() as session:
         person = session.scalars(select(Staff).where(Staff.email == "new@pref.example.jp")).one()
         assert person.role_set == {Role.EDITOR, Role.VIEWER}
-    from tests.console.conftest import sign_in
 
     assert (
         sign_in(app.test_client(), "new@pref.example.jp", "a long enough password").status_code
