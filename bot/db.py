@@ -7,6 +7,7 @@ receive a session and may flush, never commit.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,9 +45,14 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only session (on SQLite it does not take the write lock)."""
+        """A read-only session (on SQLite it does not take the write lock).
+
+        It ends with a commit, not the rollback ``close`` would send: psycopg forgets every
+        prepared statement of a connection on ROLLBACK, and re-preparing costs the server.
+        """
         with self._readers() as session:
             yield session
+            session.commit()
 
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""
@@ -124,6 +130,21 @@ _UPSERT_INSERTS: dict[str, Callable[..., Any]] = {
 }
 
 
+@functools.cache
+def _insert_ignore_statement(dialect: str, table: Table, conflict_columns: tuple[str, ...]) -> Any:
+    """The ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` for a table, built once.
+
+    Its values are bound at execution, so every call reuses one compiled statement.
+    """
+    if dialect not in _UPSERT_INSERTS:  # pragma: no cover - only SQLite and PostgreSQL
+        raise NotImplementedError(dialect)
+    return (
+        _UPSERT_INSERTS[dialect](table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c[conflict_columns[0]])  # rowcount is unreliable here; RETURNING is not
+    )
+
+
 def insert_ignore(
     session: Session, model: type[Any], values: dict[str, Any], conflict_columns: list[str]
 ) -> bool:
@@ -131,15 +152,8 @@ def insert_ignore(
 
     :return: True when the row was inserted, False when it already existed.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect not in _UPSERT_INSERTS:  # pragma: no cover - only SQLite and PostgreSQL
-        raise NotImplementedError(dialect)
-    table = model.__table__  # a Core insert: none of the ORM's bulk-insert machinery
-    statement = (
-        _UPSERT_INSERTS[dialect](table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(table.c[conflict_columns[0]])  # rowcount is unreliable here; RETURNING is not
+    statement = _insert_ignore_statement(
+        session.get_bind().dialect.name, model.__table__, tuple(conflict_columns)
     )
-    # On the session's connection: a Core statement needs none of the ORM's execution steps.
-    return session.connection().execute(statement).first() is not None
+    # A Core statement on the session's connection: none of the ORM's execution steps.
+    return session.connection().execute(statement, values).first() is not None
