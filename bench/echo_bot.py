@@ -2,10 +2,19 @@
 
 It does only what every LINE bot must do for a webhook: verify the signature and parse the
 events (``WebhookParser``), then reply with ``MessagingApi.reply_message``: the text itself
-for a text message, a fixed text for a postback or a follow. No database, no routing, no
-profile call. It reads the same environment variables as madoguchi (``LINE_CHANNEL_SECRET``,
-``LINE_CHANNEL_ACCESS_TOKEN``, ``LINE_API_BASE_URL``, ``LOG_LEVEL``) and is served by the same
-``gunicorn.conf.py``: ``gunicorn --config gunicorn.conf.py --pythonpath bench
+for a text message, a fixed text for a postback or a follow. No routing, no profile call,
+and no database unless ``DATABASE_URL`` is set.
+
+With ``DATABASE_URL`` (a database migrated by madoguchi's Alembic) it is the benchmark's
+``echo-tx`` target: each event first runs the smallest transaction the core issue asks of
+every event, as plain SQL through a SQLAlchemy engine: dedupe on ``webhookEventId``
+(``INSERT ... ON CONFLICT DO NOTHING RETURNING``) and the resident's row lock (``SELECT ...
+FOR UPDATE``), then commit; a duplicate gets no reply. That marks the floor any design
+meeting the issue stands on.
+
+It reads the same environment variables as madoguchi (``LINE_CHANNEL_SECRET``,
+``LINE_CHANNEL_ACCESS_TOKEN``, ``LINE_API_BASE_URL``, ``LOG_LEVEL``, ``DATABASE_URL``) and is
+served by the same ``gunicorn.conf.py``: ``gunicorn --config gunicorn.conf.py --pythonpath bench
 'echo_bot:create_app()'``. Each worker builds one ``ApiClient`` (a pooled HTTP client shared
 by its threads), as madoguchi's gateway does, so the comparison is about the bot's own work.
 """
@@ -25,7 +34,14 @@ from linebot.v3.messaging import (
     TextMessage,
 )
 from linebot.v3.webhook import WebhookParser
-from linebot.v3.webhooks import FollowEvent, MessageEvent, PostbackEvent, TextMessageContent
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+)
+from sqlalchemy import Engine, create_engine, text
 
 #: Seconds before a reply call times out (madoguchi's ``LINE_API_TIMEOUT`` default).
 REQUEST_TIMEOUT = 5.0
@@ -36,6 +52,35 @@ def _required(name: str) -> str:
     if not value:
         raise RuntimeError(f"{name} must be set")
     return value
+
+
+#: The per-event transaction of the ``echo-tx`` target.
+_DEDUPE = text(
+    "INSERT INTO webhook_events (webhook_event_id, type, received_at) "
+    "VALUES (:event_id, :type, now()) ON CONFLICT DO NOTHING RETURNING webhook_event_id"
+)
+_LOCK_RESIDENT = text("SELECT * FROM residents WHERE line_user_id = :user_id FOR UPDATE")
+_NEW_RESIDENT = text(
+    "INSERT INTO residents (line_user_id, language, follow_state, attributes, refollow_count, "
+    "created_at, updated_at) VALUES (:user_id, 'ja', 'unknown', '{}', 0, now(), now()) "
+    "ON CONFLICT (line_user_id) DO NOTHING"
+)
+
+
+def _first_delivery(engine: Engine, event: Event) -> bool:
+    """Dedupe the event and lock its resident in one transaction; False for a duplicate.
+
+    The resident row is created on first contact, as madoguchi does.
+    """
+    with engine.begin() as connection:
+        params = {"event_id": event.webhook_event_id, "type": event.type}
+        if connection.execute(_DEDUPE, params).first() is None:
+            return False
+        resident = {"user_id": getattr(event.source, "user_id", None)}
+        if connection.execute(_LOCK_RESIDENT, resident).first() is None:
+            connection.execute(_NEW_RESIDENT, resident)
+            connection.execute(_LOCK_RESIDENT, resident).one()
+    return True
 
 
 def create_app() -> Flask:
@@ -50,6 +95,9 @@ def create_app() -> Flask:
         access_token=_required("LINE_CHANNEL_ACCESS_TOKEN"),
     )
     messaging = MessagingApi(ApiClient(configuration))
+    database_url = os.environ.get("DATABASE_URL")
+    # As madoguchi's pool: a connection for every thread, none opened per request.
+    engine = create_engine(database_url, pool_size=10) if database_url else None
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -73,6 +121,8 @@ def create_app() -> Flask:
             elif isinstance(event, FollowEvent):
                 answer = "Thanks for adding me as a friend!"
             else:
+                continue
+            if engine is not None and not _first_delivery(engine, event):
                 continue
             messaging.reply_message(
                 ReplyMessageRequest(

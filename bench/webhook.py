@@ -29,6 +29,7 @@ import secrets
 import select
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,7 @@ BIN = Path(sys.executable).parent
 #: Target keys (``--targets``) and their display names, in run order.
 TARGETS: dict[str, str] = {
     "echo": "echo",
+    "echo-tx": "echo-tx",
     "sqlite": "madoguchi-sqlite",
     "postgresql": "madoguchi-postgresql",
 }
@@ -674,11 +676,11 @@ def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[
         )
         app: str | None = None
         database: PostgresDatabase | None = None
-        if key == "echo":
+        if key in ("echo", "echo-tx"):
             app = "echo_bot:create_app()"
-        elif key == "sqlite":
+        if key == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-        else:
+        elif key != "echo":
             database = stack.enter_context(postgresql_database(args.database_url))
             env["DATABASE_URL"] = database.url
             info["postgresql_version"] = database.server_version
@@ -770,12 +772,66 @@ def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[
     return info
 
 
-def evaluate(result: dict[str, Any], echo_rps: float | None) -> list[tuple[str, bool]]:
-    """The issue's targets that apply to a result: (description, met)."""
+def add_ratios(results: list[dict[str, Any]]) -> None:
+    """Each result's throughput relative to the echo and echo-tx runs of the same round."""
+    rps = {r["target"]: r["requests_per_second"] for r in results}
+    for r in results:
+        for field_, baseline in (("ratio_to_echo", "echo"), ("ratio_to_echo_tx", "echo-tx")):
+            measured = baseline in rps and r["target"] not in ("echo", baseline)
+            r[field_] = r["requests_per_second"] / rps[baseline] if measured else None
+
+
+#: Figures summarised as the median over rounds, and verification counts summed over them.
+_MEDIANS = ("requests_per_second", "p50_ms", "p95_ms", "p99_ms", "machine_cpu_busy_percent")
+_RATIOS = ("ratio_to_echo", "ratio_to_echo_tx")
+_VERIFICATION_COUNTS = (
+    "events",
+    "answered",
+    "answered_more_than_once",
+    "refused_reply_attempts",
+    "other_deliveries",
+)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One target over every round: medians of the figures, worst of the checks.
+
+    Ratios are the median of each round's own ratio, so a machine whose speed drifts
+    between rounds still compares targets measured minutes apart.
+    """
+    verifications = [r["verification"] for r in runs]
+    unanswered: Counter[str] = Counter()
+    for v in verifications:
+        unanswered.update(v["unanswered_by_kind"])
+    medians = {key: _median([r[key] for r in runs]) for key in (*_MEDIANS, *_RATIOS)}
+    return {
+        "target": runs[0]["target"],
+        "rounds": len(runs),
+        **medians,
+        "peak_worker_rss_mb": max(r["peak_worker_rss_mb"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "cpu_ms_per_event": {
+            part: _median([r["cpu_ms_per_event"][part] for r in runs])
+            for part in runs[0]["cpu_ms_per_event"]
+        },
+        "verification": {
+            "exactly_once": all(v["exactly_once"] for v in verifications),
+            "unanswered_by_kind": dict(unanswered),
+            **{key: sum(v[key] for v in verifications) for key in _VERIFICATION_COUNTS},
+        },
+    }
+
+
+def evaluate(result: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The issue's targets that apply to a (summarised) result: (description, met)."""
     checks: list[tuple[str, bool]] = []
-    ratio = result["requests_per_second"] / echo_rps if echo_rps else None
-    result["ratio_to_echo"] = ratio if result["target"] != "echo" else None
     if result["target"] == TARGETS["postgresql"]:
+        ratio = result["ratio_to_echo"]
         if ratio is None:
             checks.append(("throughput vs echo: not measured (echo not run)", False))
         else:
@@ -817,11 +873,15 @@ def _once_details(verification: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}x" if value is not None else "-"
+
+
 def table(results: list[dict[str, Any]]) -> str:
-    """The results as a fixed-width table."""
+    """The (summarised) results as a fixed-width table."""
     header = (
         f"{'target':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-        f"{'RSS MB':>8}{'errors':>8}  {'answered once':<18}{'vs echo':>8}"
+        f"{'RSS MB':>8}{'errors':>8}  {'answered once':<18}{'vs echo':>8}{'vs echo-tx':>11}"
     )
     rows = [header, "-" * len(header)]
     for r in results:
@@ -829,11 +889,11 @@ def table(results: list[dict[str, Any]]) -> str:
         once = (
             f"yes ({v['events']})" if v["exactly_once"] else f"NO ({v['answered']}/{v['events']})"
         )
-        ratio = f"{r['ratio_to_echo']:.2f}x" if r.get("ratio_to_echo") else "-"
         rows.append(
             f"{r['target']:<22}{r['requests_per_second']:>8.1f}{r['p50_ms']:>9.1f}"
             f"{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['peak_worker_rss_mb']:>8.1f}"
-            f"{r['errors']:>8}  {once:<18}{ratio:>8}"
+            f"{r['errors']:>8}  {once:<18}{_ratio(r['ratio_to_echo']):>8}"
+            f"{_ratio(r['ratio_to_echo_tx']):>11}"
         )
     return "\n".join(rows)
 
@@ -854,6 +914,24 @@ def cpu_table(results: list[dict[str, Any]]) -> str:
             f"{r['machine_cpu_busy_percent']:>13.0f}%"
         )
     return "\n".join(rows)
+
+
+def run_notes(result: dict[str, Any]) -> list[str]:
+    """What a reader of one run's figures should know: a busy machine, warnings logged."""
+    notes = []
+    other_share = result["cpu_ms_per_event"]["other"] * result["requests_per_second"] / 1000
+    if other_share > 0.15:
+        notes.append(
+            f"other processes used {other_share:.0%} of a CPU during the timed phase (load "
+            f"average {result['load_average_before']:.1f} before it): the machine was not "
+            "quiet, so these numbers are low"
+        )
+    if result["log_problems"]:
+        notes.append(
+            f"{result['log_problems']} warning/error line(s) in the gunicorn log: "
+            f"{result.get('log', '')}"
+        )
+    return notes
 
 
 def environment() -> dict[str, Any]:
@@ -904,13 +982,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=100, help="untimed webhooks first")
     parser.add_argument("--users", type=int, default=500, help="distinct simulated residents")
     parser.add_argument("--seed", type=int, default=20261121, help="seed of the event mix")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times every target runs, interleaved"
+    )
     args = parser.parse_args(argv)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown or not args.targets:
         parser.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
-    if args.events < 1 or args.concurrency < 1 or args.warmup < 0 or args.users < 1:
-        parser.error("--events, --concurrency and --users must be positive")
+    if min(args.events, args.concurrency, args.users, args.rounds) < 1 or args.warmup < 0:
+        parser.error("--events, --concurrency, --users and --rounds must be positive")
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return args
 
@@ -932,55 +1013,55 @@ def main(argv: list[str] | None = None) -> int:
         f"concurrency {args.concurrency}, {args.users} residents, gunicorn {WORKERS} workers x "
         f"{THREADS} threads, {os.cpu_count()} CPUs"
     )
-    results: list[dict[str, Any]] = []
+    rounds: list[list[dict[str, Any]]] = []
     broken: dict[str, str] = {}
-    for key in args.targets:
-        name = TARGETS[key]
-        print(f"- {name} ...", flush=True)
-        started = time.monotonic()
-        try:
-            result = run_target(key, args, user_ids)
-        except BenchError as error:
-            print(f"  BROKEN: {error}")
-            broken[name] = str(error)
-            continue
-        except KeyboardInterrupt:
-            print("  interrupted: every process was stopped")
-            return 130
-        results.append(result)
-        print(
-            f"  {result['requests_per_second']:.1f} req/s, p99 {result['p99_ms']:.1f} ms "
-            f"({time.monotonic() - started:.0f} s with set-up)",
-            flush=True,
-        )
+    for number in range(1, args.rounds + 1):
+        print(f"round {number} of {args.rounds}", flush=True)
+        results: list[dict[str, Any]] = []
+        for key in args.targets:
+            name = TARGETS[key]
+            print(f"- {name} ...", flush=True)
+            started = time.monotonic()
+            try:
+                result = run_target(key, args, user_ids)
+            except BenchError as error:
+                print(f"  BROKEN: {error}")
+                broken[f"{name} (round {number})"] = str(error)
+                continue
+            except KeyboardInterrupt:
+                print("  interrupted: every process was stopped")
+                return 130
+            results.append(result)
+            print(
+                f"  {result['requests_per_second']:.1f} req/s, p99 {result['p99_ms']:.1f} ms "
+                f"({time.monotonic() - started:.0f} s with set-up)",
+                flush=True,
+            )
+            for note in run_notes(result):
+                print(f"  note: {note}")
+        add_ratios(results)
+        rounds.append(results)
 
-    echo = next((r for r in results if r["target"] == TARGETS["echo"]), None)
-    echo_rps = echo["requests_per_second"] if echo else None
-    verdicts = {r["target"]: evaluate(r, echo_rps) for r in results}
-    if results:
+    runs = [r for results in rounds for r in results]
+    summary = [
+        summarise([r for r in runs if r["target"] == name])
+        for name in dict.fromkeys(r["target"] for r in runs)
+    ]
+    verdicts = {r["target"]: evaluate(r) for r in summary}
+    if summary:
+        print(f"\nmedians over {args.rounds} round(s); ratios are the median of each round's own")
+        print(table(summary))
         print()
-        print(table(results))
+        print(cpu_table(summary))
         print()
-        print(cpu_table(results))
+        for r in summary:
+            by_round = [x["ratio_to_echo"] for x in runs if x["target"] == r["target"]]
+            if args.rounds > 1 and r["ratio_to_echo"] is not None:
+                print(f"{r['target']} vs echo by round: " + " ".join(map(_ratio, by_round)))
         print()
-    for r in results:
-        checks = verdicts[r["target"]]
-        print(
-            f"{'PASS' if r['passed'] else 'FAIL'} {r['target']}: "
-            + "; ".join(f"{text_} {'ok' if met else 'MISSED'}" for text_, met in checks)
-        )
-        other_share = r["cpu_ms_per_event"]["other"] * r["requests_per_second"] / 1000
-        if other_share > 0.15:
-            print(
-                f"  note: other processes used {other_share:.0%} of a CPU during the timed "
-                f"phase (load average {r['load_average_before']:.1f} before it): the machine "
-                "was not quiet, so these numbers are low"
-            )
-        if r["log_problems"]:
-            print(
-                f"  note: {r['log_problems']} warning/error line(s) in the gunicorn log: "
-                f"{r.get('log', '')}"
-            )
+    for r in summary:
+        checks = "; ".join(f"{t} {'ok' if met else 'MISSED'}" for t, met in verdicts[r["target"]])
+        print(f"{'PASS' if r['passed'] else 'FAIL'} {r['target']}: {checks}")
     for name, reason in broken.items():
         print(f"BROKEN {name}: {reason.splitlines()[0]}")
 
@@ -994,6 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "users": args.users,
             "seed": args.seed,
+            "rounds": args.rounds,
             "mix": dict(MIX),
             "workers": WORKERS,
             "threads": THREADS,
@@ -1004,7 +1086,8 @@ def main(argv: list[str] | None = None) -> int:
             },
         },
         "environment": environment(),
-        "results": results,
+        "summary": summary,
+        "rounds": rounds,
         "broken": broken,
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,83 @@
+"""The webhook benchmark's bookkeeping: per-round ratios and the summary over rounds."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "bench" / "webhook.py"
+_SPEC = importlib.util.spec_from_file_location("bench_webhook", _PATH)
+assert _SPEC is not None
+assert _SPEC.loader is not None
+bench = importlib.util.module_from_spec(_SPEC)
+sys.modules["bench_webhook"] = bench
+_SPEC.loader.exec_module(bench)
+
+
+def _run(target: str, rps: float, *, p99: float = 50.0, once: bool = True) -> dict[str, Any]:
+    return {
+        "target": target,
+        "requests_per_second": rps,
+        "p50_ms": p99 / 2,
+        "p95_ms": p99 * 0.9,
+        "p99_ms": p99,
+        "machine_cpu_busy_percent": 90.0,
+        "peak_worker_rss_mb": 100.0 + rps / 100,
+        "errors": 0 if once else 1,
+        "cpu_ms_per_event": {"workers": 1000 / rps, "postgresql_server": None},
+        "verification": {
+            "exactly_once": once,
+            "events": 100,
+            "answered": 100 if once else 99,
+            "unanswered_by_kind": {} if once else {"text": 1},
+            "answered_more_than_once": 0,
+            "refused_reply_attempts": 0,
+            "other_deliveries": 0,
+        },
+    }
+
+
+def test_ratios_compare_within_a_round() -> None:
+    results = [_run("echo", 500), _run("echo-tx", 300), _run("madoguchi-postgresql", 240)]
+    bench.add_ratios(results)
+    echo, echo_tx, madoguchi = results
+    assert echo["ratio_to_echo"] is None
+    assert echo["ratio_to_echo_tx"] is None
+    assert echo_tx["ratio_to_echo"] == pytest.approx(0.6)
+    assert echo_tx["ratio_to_echo_tx"] is None
+    assert madoguchi["ratio_to_echo"] == pytest.approx(0.48)
+    assert madoguchi["ratio_to_echo_tx"] == pytest.approx(0.8)
+
+
+def test_without_a_baseline_there_is_no_ratio() -> None:
+    results = [_run("madoguchi-postgresql", 240)]
+    bench.add_ratios(results)
+    assert results[0]["ratio_to_echo"] is None
+
+
+def test_summary_takes_the_median_of_each_rounds_ratio_and_the_worst_checks() -> None:
+    # The machine drifts: round 2 is twice as fast for both, the ratio stays put.
+    rounds = [
+        [_run("echo", 400), _run("madoguchi-postgresql", 200)],
+        [_run("echo", 800), _run("madoguchi-postgresql", 400, p99=150.0, once=False)],
+        [_run("echo", 500), _run("madoguchi-postgresql", 300)],
+    ]
+    for results in rounds:
+        bench.add_ratios(results)
+    runs = [results[1] for results in rounds]
+    summary = bench.summarise(runs)
+    assert summary["ratio_to_echo"] == pytest.approx(0.5)  # median of 0.5, 0.5, 0.6
+    assert summary["requests_per_second"] == 300
+    assert summary["peak_worker_rss_mb"] == pytest.approx(104.0)  # the largest
+    assert summary["errors"] == 1
+    assert summary["verification"]["exactly_once"] is False
+    assert summary["verification"]["events"] == 300
+    assert summary["verification"]["unanswered_by_kind"] == {"text": 1}
+    assert summary["cpu_ms_per_event"]["postgresql_server"] is None
+    checks = dict(bench.evaluate(summary))
+    assert checks["throughput 0.50x echo (>= 0.7x)"] is False
+    assert summary["passed"] is False
