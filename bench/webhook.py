@@ -2,14 +2,15 @@
 
 For each target (the echo bot in ``bench/echo_bot.py``; the same bot with the per-event
 transaction the core issue requires, ``echo-tx``; madoguchi on SQLite; madoguchi on
-PostgreSQL), once per round (3 by default, interleaved), it starts a fresh fake LINE platform (``bench/platform_server.py``, its own
-process), a fresh database (migrated with Alembic), and gunicorn with the repository's
-``gunicorn.conf.py`` (2 workers). It warms the server up, then posts signed webhooks from
-threads (one event per body; 80% text, 10% postback, 10% follow, fixed seed, reply tokens
-issued by the platform), timing each request from send to response and sampling the
-workers' memory. Afterwards it reads back from the platform every reply and delivery and
-checks that every event was answered exactly once. It prints the medians over the rounds
-(ratios: the median of each round's own), PASS/FAIL lines, and writes ``bench/results/webhook-<timestamp>.json``.
+PostgreSQL), once per round (3 by default, interleaved), it starts a fresh fake LINE
+platform (``bench/platform_server.py``, its own process), a fresh database (migrated with
+Alembic), and gunicorn with the repository's ``gunicorn.conf.py`` (2 workers). It warms the
+server up, then posts signed webhooks from threads (one event per body; 80% text, 10%
+postback, 10% follow, fixed seed, reply tokens issued by the platform), timing each request
+from send to response and sampling the workers' memory. Afterwards it reads back from the
+platform every reply and delivery and checks that every event was answered exactly once.
+It prints the medians over the rounds (ratios: the median of each round's own) and
+PASS/FAIL lines, and writes ``bench/results/webhook-<timestamp>.json``.
 
 Exit status: 0 when every target ran (targets missed or not), 1 when the run itself broke
 (a server did not start, the database could not be created, ...), 2 for bad arguments.
