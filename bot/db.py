@@ -60,8 +60,13 @@ class Database:
 
 
 def build_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions."""
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions.
+
+    Database errors never quote their bound parameters: those carry message text, names
+    and LINE user ids, and an error's text ends up in the logs with its traceback.
+    """
     parsed = make_url(url)
+    options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         # Enough connections for every thread of a worker: no connect/disconnect churn.
         options.setdefault("pool_size", 10)

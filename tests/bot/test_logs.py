@@ -7,8 +7,13 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
+from bot.db import Database
 from bot.logs import RedactFilter, configure
+from models import WebhookEvent
+from models.base import utcnow
 from tests.support import Resident
 
 
@@ -29,6 +34,17 @@ def test_no_personal_data_at_info_or_above(
         rendered = json.dumps(record.__dict__, default=str, ensure_ascii=False)
         for personal in (secret_name, secret_text, sim.user_id):
             assert personal not in rendered, (record.name, record.getMessage())
+
+
+def test_database_errors_do_not_quote_their_parameters(db: Database) -> None:
+    secret = "私の住所は秘密です"
+    row = {"webhook_event_id": "01TESTEVENT", "type": secret, "received_at": utcnow()}
+    with db.unit_of_work() as session:
+        session.execute(insert(WebhookEvent).values(row))
+    with pytest.raises(IntegrityError) as caught, db.unit_of_work() as session:
+        session.execute(insert(WebhookEvent).values(row))
+    assert "hidden due to hide_parameters" in str(caught.value)
+    assert secret not in str(caught.value)
 
 
 def test_processed_events_are_logged_with_internal_ids(
