@@ -644,7 +644,9 @@ def log_problems(log: Path) -> list[str]:
     return problems
 
 
-def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[str, Any]:
+def run_target(
+    key: str, args: argparse.Namespace, user_ids: list[str], round_number: int
+) -> dict[str, Any]:
     """Runs one target end to end; its measurements.
 
     :raises BenchError: the run broke (logs are printed).
@@ -682,7 +684,7 @@ def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[
             app = "echo_bot:create_app()"
         if key == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-        elif key != "echo":
+        elif key in ("echo-tx", "postgresql"):
             database = stack.enter_context(postgresql_database(args.database_url))
             env["DATABASE_URL"] = database.url
             info["postgresql_version"] = database.server_version
@@ -725,7 +727,7 @@ def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[
         problems = log_problems(server_log)
         if problems:  # keep the log beside the results for a look afterwards
             RESULTS.mkdir(parents=True, exist_ok=True)
-            kept = RESULTS / f"webhook-{args.stamp}-{key}-gunicorn.log"
+            kept = RESULTS / f"webhook-{args.stamp}-{key}-round{round_number}-gunicorn.log"
             kept.write_bytes(server_log.read_bytes())
             info["log"] = str(kept.relative_to(ROOT))
 
@@ -777,9 +779,10 @@ def run_target(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[
 def add_ratios(results: list[dict[str, Any]]) -> None:
     """Each result's throughput relative to the echo and echo-tx runs of the same round."""
     rps = {r["target"]: r["requests_per_second"] for r in results}
+    echo, echo_tx = TARGETS["echo"], TARGETS["echo-tx"]
     for r in results:
-        for field_, baseline in (("ratio_to_echo", "echo"), ("ratio_to_echo_tx", "echo-tx")):
-            measured = baseline in rps and r["target"] not in ("echo", baseline)
+        for field_, baseline in (("ratio_to_echo", echo), ("ratio_to_echo_tx", echo_tx)):
+            measured = baseline in rps and r["target"] not in (echo, baseline)
             r[field_] = r["requests_per_second"] / rps[baseline] if measured else None
 
 
@@ -1025,7 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"- {name} ...", flush=True)
             started = time.monotonic()
             try:
-                result = run_target(key, args, user_ids)
+                result = run_target(key, args, user_ids, number)
             except BenchError as error:
                 print(f"  BROKEN: {error}")
                 broken[f"{name} (round {number})"] = str(error)
