@@ -1,53 +1,26 @@
 """The router: an ordered table of routes with composable predicates and one fallback.
 
-Each webhook event is normalised once into an :class:`Incoming`; predicates look only at
-that. Routes are tried by group, then in registration order; the first match wins. Feature
-modules register their routes with ``register(router)``. Registering the same predicate or
-route name twice is an error at start-up (the SDK's ``WebhookHandler`` silently overwrites).
+Predicates look only at the normalised :class:`~bot.incoming.Incoming`. Routes are tried by
+group, then in registration order; the first match wins. Registering a route whose name is
+taken, or whose predicate can match the same literal input (a word, a postback action) as
+another route's, is an error at start-up: the SDK's ``WebhookHandler`` silently overwrites.
+The same check runs between routes and dialog entry points (:func:`find_overlaps`).
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.postback import PostbackData
+from bot.incoming import Incoming, normalise_text
 
 if TYPE_CHECKING:
     from bot.context import EventContext
 
 Handler = Callable[["EventContext"], None]
-
-
-def normalise_text(text: str) -> str:
-    """Fold a typed word for matching: full-width to half-width, spaces trimmed, case folded."""
-    return unicodedata.normalize("NFKC", text).strip().casefold()
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """What a predicate may look at: one event, normalised.
-
-    ``kind`` is the event type (``message``, ``postback``, ``follow``, ...); for messages,
-    ``message_type`` is ``text``, ``image``, ... and ``text`` the text as typed.
-    """
-
-    kind: str
-    message_type: str | None = None
-    text: str | None = None
-    #: Decoded postback data; ``None`` when absent or not produced by this bot.
-    postback: PostbackData | None = None
-    #: Raw postback ``data`` (only for diagnostics; never routed on).
-    postback_raw: str | None = None
-    #: Datetime-picker result (``date``, ``time`` or ``datetime``) or rich-menu switch result.
-    postback_params: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def folded_text(self) -> str | None:
-        """The text folded for keyword matching."""
-        return None if self.text is None else normalise_text(self.text)
+#: A literal input a predicate matches exactly: ``("text", "menu")``, ``("postback", "a.b")``.
+Literal = tuple[str, str]
 
 
 class Predicate:
@@ -56,11 +29,18 @@ class Predicate:
     def __call__(self, incoming: Incoming) -> bool:
         raise NotImplementedError
 
+    def literals(self) -> frozenset[Literal]:
+        """Literal inputs this predicate certainly matches (it may match others too).
+
+        Used only to find two registrations that claim the same input at start-up.
+        """
+        return frozenset()
+
     def __and__(self, other: Predicate) -> Predicate:
-        return All((self, other))
+        return AllOf((self, other))
 
     def __or__(self, other: Predicate) -> Predicate:
-        return Any_((self, other))
+        return AnyOf((self, other))
 
     def __invert__(self) -> Predicate:
         return Not(self)
@@ -74,6 +54,9 @@ class Kind(Predicate):
 
     def __call__(self, incoming: Incoming) -> bool:
         return incoming.kind == self.kind
+
+    def literals(self) -> frozenset[Literal]:
+        return frozenset({("kind", self.kind)})
 
 
 @dataclass(frozen=True)
@@ -100,6 +83,9 @@ class Text(Predicate):
     def __call__(self, incoming: Incoming) -> bool:
         return incoming.kind == "message" and incoming.folded_text in self.words
 
+    def literals(self) -> frozenset[Literal]:
+        return frozenset(("text", word) for word in self.words)
+
 
 @dataclass(frozen=True)
 class AnyText(Predicate):
@@ -110,7 +96,7 @@ class AnyText(Predicate):
 
 
 @dataclass(frozen=True)
-class Action(Predicate):
+class Postback(Predicate):
     """Matches a postback with the given action (data this bot produced and could parse)."""
 
     action: str
@@ -118,9 +104,12 @@ class Action(Predicate):
     def __call__(self, incoming: Incoming) -> bool:
         return incoming.postback is not None and incoming.postback.action == self.action
 
+    def literals(self) -> frozenset[Literal]:
+        return frozenset({("postback", self.action)})
+
 
 @dataclass(frozen=True)
-class All(Predicate):
+class AllOf(Predicate):
     """Matches when every part matches."""
 
     parts: tuple[Predicate, ...]
@@ -130,13 +119,16 @@ class All(Predicate):
 
 
 @dataclass(frozen=True)
-class Any_(Predicate):
+class AnyOf(Predicate):
     """Matches when any part matches."""
 
     parts: tuple[Predicate, ...]
 
     def __call__(self, incoming: Incoming) -> bool:
         return any(part(incoming) for part in self.parts)
+
+    def literals(self) -> frozenset[Literal]:
+        return frozenset().union(*(part.literals() for part in self.parts))
 
 
 @dataclass(frozen=True)
@@ -150,7 +142,35 @@ class Not(Predicate):
 
 
 class RouteConflict(ValueError):
-    """Raised at start-up when two routes share a name or a predicate."""
+    """Raised at start-up when two registrations share a name or claim the same input."""
+
+
+def shared_input(first: Predicate, second: Predicate) -> frozenset[Literal] | None:
+    """The literal inputs two predicates both claim; ``None`` when they cannot collide.
+
+    Equal predicates collide even when their inputs are not a finite set (an empty result).
+    """
+    shared = first.literals() & second.literals()
+    return shared if shared or first == second else None
+
+
+def find_overlaps(
+    named: Iterable[tuple[str, Predicate]],
+) -> list[tuple[str, str, frozenset[Literal]]]:
+    """Pairs of registrations whose predicates are equal or match a common literal input.
+
+    :param named: ``(name, predicate)`` of every route and entry point.
+    :return: ``(first name, second name, the shared literals)`` for each overlapping pair.
+    """
+    seen: list[tuple[str, Predicate]] = []
+    overlaps = []
+    for name, predicate in named:
+        for other_name, other in seen:
+            shared = shared_input(other, predicate)
+            if shared is not None:
+                overlaps.append((other_name, name, shared))
+        seen.append((name, predicate))
+    return overlaps
 
 
 @dataclass(frozen=True)
@@ -173,28 +193,19 @@ class Router:
     def add(self, name: str, predicate: Predicate, handler: Handler, *, group: int = 0) -> None:
         """Register a route.
 
-        :raises RouteConflict: the name or an equal predicate is already registered.
+        :raises RouteConflict: the name is taken, or another route claims the same input.
         """
         for route in self._routes:
             if route.name == name:
                 raise RouteConflict(f"route name {name!r} registered twice")
-            if route.predicate == predicate:
+            shared = shared_input(route.predicate, predicate)
+            if shared is not None:
                 raise RouteConflict(
-                    f"route {name!r} has the same predicate as {route.name!r}: {predicate!r}"
+                    f"route {name!r} claims the same input as {route.name!r}: "
+                    f"{sorted(shared) or predicate!r}"
                 )
         self._routes.append(Route(name, predicate, handler, group))
         self._routes.sort(key=lambda r: r.group)  # stable: keeps registration order per group
-
-    def route(
-        self, name: str, predicate: Predicate, *, group: int = 0
-    ) -> Callable[[Handler], Handler]:
-        """Decorator form of :meth:`add`."""
-
-        def decorate(handler: Handler) -> Handler:
-            self.add(name, predicate, handler, group=group)
-            return handler
-
-        return decorate
 
     def set_fallback(self, handler: Handler) -> None:
         """Set the one handler for events no route matches.
@@ -205,23 +216,18 @@ class Router:
             raise RouteConflict("the router already has a fallback")
         self._fallback = handler
 
-    def match(self, incoming: Incoming) -> Route | None:
-        """The first route whose predicate matches, or ``None``."""
-        return next((r for r in self._routes if r.predicate(incoming)), None)
+    def named_predicates(self) -> list[tuple[str, Predicate]]:
+        """``(route name, predicate)`` of every route, for the start-up overlap check."""
+        return [(f"route {r.name}", r.predicate) for r in self._routes]
 
     def resolve(self, incoming: Incoming) -> tuple[str, Handler]:
-        """The route name and handler for an event (the fallback when nothing matches)."""
-        route = self.match(incoming)
+        """The route name and handler for an event (the fallback when nothing matches).
+
+        :raises RouteConflict: nothing matches and no fallback is set.
+        """
+        route = next((r for r in self._routes if r.predicate(incoming)), None)
         if route is not None:
             return route.name, route.handler
         if self._fallback is None:
             raise RouteConflict("the router has no fallback")
         return "fallback", self._fallback
-
-    @property
-    def routes(self) -> tuple[Route, ...]:
-        """The route table, in matching order."""
-        return tuple(self._routes)
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"<Router {[r.name for r in self._routes]}>"
