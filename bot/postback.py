@@ -1,7 +1,7 @@
 """Postback data: a small versioned query string, parsed once into a typed value.
 
 ``v=1&a=survey.answer&c=12&s=3&o=2``: ``v`` is the protocol version, ``a`` the action,
-``c`` and ``s`` (optional) the conversation id and its version for the stale-button guard;
+``c`` and ``s`` (optional) the dialog id and its version for the stale-button guard;
 the rest are action parameters. Anything else (another version, a missing action, repeated
 keys, over-long data) is not a postback this bot sent, and parses to ``None``.
 """
@@ -29,10 +29,10 @@ class PostbackData:
 
     action: str
     params: dict[str, str] = field(default_factory=dict)
-    #: Conversation id the button belongs to, if it was sent by a dialog.
-    conversation_id: int | None = None
-    #: Conversation version when the button was sent.
-    conversation_version: int | None = None
+    #: Id of the dialog the button belongs to, if a dialog sent it.
+    dialog_id: int | None = None
+    #: The dialog's version when the button was sent.
+    dialog_version: int | None = None
 
     def encode(self) -> str:
         """Serialise to the query string sent as ``data``.
@@ -44,8 +44,8 @@ class PostbackData:
         if _RESERVED & self.params.keys():
             raise PostbackError("postback parameters may not use reserved keys v, a, c, s")
         pairs: list[tuple[str, str]] = [("v", VERSION), ("a", self.action)]
-        if self.conversation_id is not None:
-            pairs += [("c", str(self.conversation_id)), ("s", str(self.conversation_version))]
+        if self.dialog_id is not None:
+            pairs += [("c", str(self.dialog_id)), ("s", str(self.dialog_version))]
         pairs += sorted(self.params.items())
         data = urlencode(pairs)
         if len(data) > MAX_LENGTH:
@@ -76,9 +76,9 @@ def decode(data: str | None) -> PostbackData | None:
     if not _ACTION.match(action):
         return None
     raw_c, raw_s = fields.pop("c", None), fields.pop("s", None)
-    conversation_id, version = _to_int(raw_c), _to_int(raw_s)
+    dialog_id, version = _to_int(raw_c), _to_int(raw_s)
     if (raw_c is None) != (raw_s is None):
         return None
-    if raw_c is not None and (conversation_id is None or version is None):
+    if raw_c is not None and (dialog_id is None or version is None):
         return None
-    return PostbackData(action, fields, conversation_id, version)
+    return PostbackData(action, fields, dialog_id, version)

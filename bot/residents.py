@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from bot.db import insert_ignore
 from bot.i18n import supported_language
 from models import (
-    Conversation,
-    ConversationStatus,
+    Dialog,
+    DialogStatus,
     FollowState,
     FriendshipChange,
     FriendshipEvent,
@@ -39,18 +39,16 @@ _LOCK_RESIDENT = (
     .execution_options(populate_existing=True)
 )
 _ACTIVE_DIALOG = (
-    select(Conversation)
+    select(Dialog)
     .where(
-        Conversation.resident_id == bindparam("resident_id"),
-        Conversation.status == ConversationStatus.ACTIVE,
+        Dialog.resident_id == bindparam("resident_id"),
+        Dialog.status == DialogStatus.ACTIVE,
     )
     .execution_options(populate_existing=True)
 )
 
 
-def lock_resident_and_dialog(
-    session: Session, line_user_id: str
-) -> tuple[Resident, Conversation | None]:
+def lock_resident_and_dialog(session: Session, line_user_id: str) -> tuple[Resident, Dialog | None]:
     """Find or create the resident, lock the row, then read their active dialog.
 
     The lock lasts until the unit of work ends and serialises events for one resident across
@@ -68,8 +66,8 @@ def lock_resident_and_dialog(
     if resident is None:  # a new resident (or one a concurrent event inserted just now)
         insert_ignore(session, Resident, params, ["line_user_id"])
         resident = session.scalars(_LOCK_RESIDENT, params).one()
-    conversation = session.scalars(_ACTIVE_DIALOG, {"resident_id": resident.id}).one_or_none()
-    return resident, conversation
+    dialog = session.scalars(_ACTIVE_DIALOG, {"resident_id": resident.id}).one_or_none()
+    return resident, dialog
 
 
 def lock_resident(session: Session, line_user_id: str) -> Resident:

@@ -1,7 +1,15 @@
-"""SQLAlchemy models, one module per aggregate; importing this package registers them all."""
+"""SQLAlchemy models, one module per aggregate; importing this package registers them all.
+
+The core's aggregates are named below. A feature's models (``models/<feature>.py``) are
+found by :func:`_import_all_models` (Indico's ``import_all_models``), so adding a feature
+needs no line here and Alembic, the tests and every process see the whole schema.
+"""
+
+import importlib
+import pkgutil
 
 from models.base import Base
-from models.conversations import Conversation, ConversationStatus
+from models.dialogs import Dialog, DialogStatus
 from models.outbound import OutboundMessage, OutboundStatus
 from models.residents import FollowState, FriendshipChange, FriendshipEvent, Resident
 from models.staff import AuditEntry, Role, Staff, StaffRole
@@ -10,8 +18,8 @@ from models.webhook_events import WebhookEvent
 __all__ = [
     "AuditEntry",
     "Base",
-    "Conversation",
-    "ConversationStatus",
+    "Dialog",
+    "DialogStatus",
     "FollowState",
     "FriendshipChange",
     "FriendshipEvent",
@@ -23,3 +31,12 @@ __all__ = [
     "StaffRole",
     "WebhookEvent",
 ]
+
+
+def _import_all_models() -> None:
+    """Import every module of this package (the features' models included)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+_import_all_models()

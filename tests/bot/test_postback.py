@@ -8,7 +8,7 @@ from bot.postback import MAX_LENGTH, PostbackData, PostbackError, decode
 
 
 def test_round_trip_with_dialog_guard() -> None:
-    data = PostbackData("survey.answer", {"o": "2"}, conversation_id=12, conversation_version=3)
+    data = PostbackData("survey.answer", {"o": "2"}, dialog_id=12, dialog_version=3)
     encoded = data.encode()
     assert encoded == "v=1&a=survey.answer&c=12&s=3&o=2"
     assert decode(encoded) == data

@@ -264,7 +264,7 @@ def test_area_actions_are_main_menu_postbacks(
         data = decode(action.data)
         assert data is not None
         assert data.action == tile.action
-        assert data.conversation_id is None
+        assert data.dialog_id is None
         assert action.display_text == tile.label == action.label
 
 
