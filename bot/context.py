@@ -1,41 +1,44 @@
-"""What a handler receives: the event, the resident, the session and the outbox."""
+"""What an interceptor or handler receives: the event, the resident and the unit of work."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.incoming import Incoming
 from bot.messages import Message
-from bot.outbox import Outbox
-from bot.routing import Incoming
-from models import Conversation, Resident
+from bot.work import Work
+from models import Dialog, Resident
 
 
 @dataclass
 class EventContext:
     """One webhook event inside its unit of work."""
 
-    session: Session
+    work: Work
     incoming: Incoming
-    #: The SDK's typed event (for handlers that need a field the router does not normalise).
-    event: Any
     resident: Resident
-    outbox: Outbox
     now: datetime
     reply_token: str | None
     #: The app configuration (read-only by convention).
-    config: dict[str, Any]
+    config: Mapping[str, Any]
     #: The resident's active dialog as loaded with the resident's lock (the dialog engine's).
-    conversation: Conversation | None = None
+    dialog: Dialog | None = None
+
+    @property
+    def session(self) -> Session:
+        """The unit of work's session (flush, never commit)."""
+        return self.work.session
 
     def reply(self, *messages: Message, must_arrive: bool = False) -> None:
         """Queue a reply, sent after the commit; with ``must_arrive`` a spent token falls
         back to a push. Events without a reply token (unfollow, unsend) reply nothing."""
         if self.reply_token:
-            self.outbox.reply(
+            self.work.outbox.reply(
                 self.reply_token,
                 list(messages),
                 resident_id=self.resident.id,
@@ -44,4 +47,4 @@ class EventContext:
 
     def push(self, *messages: Message, purpose: str) -> None:
         """Queue a push to this resident (stored with a retry key, sent after the commit)."""
-        self.outbox.push(self.session, self.resident, list(messages), purpose=purpose)
+        self.work.outbox.push(self.session, self.resident, list(messages), purpose=purpose)

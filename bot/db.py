@@ -1,8 +1,8 @@
 """Database plumbing: the engine, sessions and the unit-of-work boundaries.
 
-Three boundaries own transactions (STYLE.md 4): a staff request (a session per request,
-closed at teardown), a webhook event and a clock job (one ``unit_of_work`` each). Services
-receive a session and may flush, never commit.
+Three boundaries own transactions (STYLE.md 4): a web request, a webhook event and a clock
+job; bot/work.py gives each its unit of work (a session, an outbox, after-commit effects).
+Services receive a session and may flush, never commit.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -101,16 +101,9 @@ def build_engine(url: str, **options: Any) -> Engine:
 
 
 def init_app(app: Flask) -> Database:
-    """Attach the database to the app and close the request session at teardown."""
+    """Attach the database to the app."""
     db = Database(app.config["DATABASE_URL"])
     app.extensions["db"] = db
-
-    @app.teardown_appcontext
-    def _close_request_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
-
     return db
 
 
@@ -118,14 +111,6 @@ def get_db() -> Database:
     """The current app's database."""
     db: Database = current_app.extensions["db"]
     return db
-
-
-def request_session() -> Session:
-    """The session of the current staff request (created on first use)."""
-    if "db_session" not in g:
-        g.db_session = get_db().sessions()
-    session: Session = g.db_session
-    return session
 
 
 #: Dialect-specific INSERTs that support ON CONFLICT.

@@ -1,7 +1,10 @@
-"""The clock's fixed list of jobs. Each run gets the app context and its own unit of work.
+"""Clock jobs: what they are, the core's own, and how one run is executed.
 
-Jobs are driven by database rows and written to be safe if two clocks ever ran: every one is
-a conditional update or uses retry keys.
+Features add theirs through the seam (``seam(app).add_job``); the clock schedules whatever
+the app registered. Each run gets the app context and its own unit of work: it commits when
+the job returns, and the messages it queued go out after that. Jobs are driven by database
+rows and written to be safe if two clocks ever ran: every one is a conditional update or
+uses retry keys.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 from sqlalchemy import delete
 
-from bot.db import Database
-from bot.dialog import expire_stale_dialogs
-from bot.line_api import LineGateway
-from bot.outbox import retry_pending_pushes
+from bot.outbox import due_pushes
+from bot.work import Work, unit_of_work
 from models import WebhookEvent
 from models.base import utcnow
 
@@ -27,64 +28,68 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Job:
-    """A job: a stable id, what it does, and how often."""
+    """A job: a stable id, what it does (returns how many things it did), and how often."""
 
     id: str
-    run: Callable[[Flask], int]
+    run: Callable[[Flask, Work], int]
     every: timedelta
 
 
-def _db(app: Flask) -> Database:
-    db: Database = app.extensions["db"]
-    return db
+def expire_dialogs(app: Flask, work: Work) -> int:
+    """Times out dialogs whose residents went quiet (expired or parked, as the flow says)."""
+    return int(app.extensions["dialogs"].sweep(work.session, utcnow()))
 
 
-def expire_dialogs(app: Flask) -> int:
-    """Expires dialogs whose residents went quiet past the timeout."""
-    with _db(app).unit_of_work() as session:
-        return expire_stale_dialogs(session, utcnow())
+def retry_pushes(app: Flask, work: Work) -> int:
+    """Resends pushes that failed, with their stored retry keys (after this run commits)."""
+    window = timedelta(hours=app.config["PUSH_RETRY_HOURS"])
+    due = due_pushes(work.session, window=window)
+    work.outbox.push_ids.extend(due)
+    return len(due)
 
 
-def retry_pushes(app: Flask) -> int:
-    """Resends pushes that failed, with their stored retry keys."""
-    gateway: LineGateway = app.extensions["line"]
-    return retry_pending_pushes(
-        gateway, _db(app), window=timedelta(hours=app.config["PUSH_RETRY_HOURS"])
-    )
-
-
-def purge_webhook_events(app: Flask) -> int:
+def purge_webhook_events(app: Flask, work: Work) -> int:
     """Forgets webhook event ids older than the retention period (LINE redelivers sooner)."""
     cutoff = utcnow() - timedelta(days=app.config["WEBHOOK_EVENT_RETENTION_DAYS"])
-    with _db(app).unit_of_work() as session:
-        result = session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    result = work.session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-JOBS: tuple[Job, ...] = (
+#: The plumbing's own jobs (``create_app`` registers them like a feature would).
+CORE_JOBS: tuple[Job, ...] = (
     Job("expire_dialogs", expire_dialogs, timedelta(minutes=2)),
     Job("retry_pushes", retry_pushes, timedelta(minutes=1)),
     Job("purge_webhook_events", purge_webhook_events, timedelta(hours=1)),
 )
 
 
-def run_job(app: Flask, job: Job) -> None:
-    """Run one job inside the app context; log (never raise) failures."""
-    with app.app_context():
-        try:
-            count = job.run(app)
-        except Exception:
-            logger.exception("clock job failed", extra={"job": job.id})
-            return
-        if count:
-            logger.info("clock job done", extra={"job": job.id, "count": count})
+def run_job(app: Flask, job: Job) -> int:
+    """Run one job in the app context and its own unit of work, then send what it queued.
+
+    :return: what the job returned (how many things it did).
+    :raises Exception: whatever the job raised; its unit of work is rolled back first.
+    """
+    with app.app_context(), unit_of_work(app) as work:
+        count = job.run(app, work)
+    if count:
+        logger.info("clock job done", extra={"job": job.id, "count": count})
+    return count
+
+
+def run_scheduled(app: Flask, job: Job) -> None:
+    """What the scheduler calls: one run, a failure logged and counted, never raised."""
+    try:
+        run_job(app, job)
+    except Exception:
+        logger.exception("clock job failed", extra={"job": job.id})
+        app.extensions["metrics"].job_failures.labels(job.id).inc()
 
 
 def schedule(scheduler: BaseScheduler, app: Flask) -> None:
-    """Add every job to a scheduler (idempotent ids; a late run is coalesced, never doubled)."""
-    for job in JOBS:
+    """Add every registered job to a scheduler (stable ids; a late run is coalesced)."""
+    for job in app.extensions["seam"].jobs:
         scheduler.add_job(
-            run_job,
+            run_scheduled,
             "interval",
             args=(app, job),
             id=job.id,

@@ -32,6 +32,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.job_failures = Counter(
+            "madoguchi_job_failures",
+            "Clock job runs that raised, by job.",
+            ["job"],
+            registry=self.registry,
+        )
         self.line_api_calls = Counter(
             "madoguchi_line_api_calls",
             "LINE API calls, by endpoint and HTTP status (0: no answer).",

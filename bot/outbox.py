@@ -150,22 +150,23 @@ def send_push(gateway: LineGateway, db: Database, push_id: int) -> OutboundStatu
     return status
 
 
-def retry_pending_pushes(gateway: LineGateway, db: Database, *, window: timedelta) -> int:
-    """Clock job: resend pushes still pending after a minute; give up past the key's window.
+def due_pushes(session: Session, *, window: timedelta) -> list[int]:
+    """Pushes to send again: pending for over a minute. Those past the retry key's window
+    are given up (LINE would treat a resend as new and could deliver it twice).
 
-    :return: how many pushes were attempted.
+    :return: the ids to send after the commit, oldest first (at most 500 per run).
     """
     now = utcnow()
-    with db.unit_of_work() as session:
-        session.execute(
-            update(OutboundMessage)
-            .where(
-                OutboundMessage.status == OutboundStatus.PENDING,
-                OutboundMessage.created_at < now - window,
-            )
-            .values(status=OutboundStatus.FAILED, last_error="retry window passed")
+    session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.status == OutboundStatus.PENDING,
+            OutboundMessage.created_at < now - window,
         )
-        due = session.scalars(
+        .values(status=OutboundStatus.FAILED, last_error="retry window passed")
+    )
+    return list(
+        session.scalars(
             select(OutboundMessage.id)
             .where(
                 OutboundMessage.status == OutboundStatus.PENDING,
@@ -173,7 +174,5 @@ def retry_pending_pushes(gateway: LineGateway, db: Database, *, window: timedelt
             )
             .order_by(OutboundMessage.created_at)
             .limit(500)
-        ).all()
-    for push_id in due:
-        send_push(gateway, db, push_id)
-    return len(due)
+        )
+    )

@@ -33,7 +33,8 @@ from bot.console.audit import record
 from bot.console.roles import PERMISSION_ATTRIBUTE, Permission
 from bot.console.stats import TOKYO
 from bot.console.users import StaffUser
-from bot.db import request_session
+from bot.errors import console_error_page
+from bot.work import request_session
 from models import Staff
 from models.base import utcnow
 
@@ -80,9 +81,12 @@ def register_tile(app: Flask, tile: Tile) -> None:
     app.extensions["console_tiles"].sort(key=lambda t: t.order)
 
 
-def console_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
-    """A blueprint for console pages: each view must declare its permission (fail closed)."""
-    blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+def console_blueprint(name: str, import_name: str, url_prefix: str, **options: Any) -> Blueprint:
+    """A blueprint for console pages: each view must declare its permission (fail closed).
+
+    :param options: more ``Blueprint`` arguments (e.g. ``template_folder``).
+    """
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix, **options)
     blueprint.before_request(_authorize)
     return blueprint
 
@@ -103,16 +107,15 @@ def _authorize() -> ResponseReturnValue | None:
             return redirect(url_for("console_auth.sign_in", next=request.full_path.rstrip("?")))
         abort(401)
     if not current_user.can(permission):
-        db = request_session()
+        # Answered, not raised: the request's unit of work commits the audit entry.
         record(
-            db,
+            request_session(),
             "forbidden",
             object_type="endpoint",
             object_id=request.endpoint,
             detail={"method": request.method, "permission": str(permission)},
         )
-        db.commit()
-        abort(403)
+        return console_error_page(403)
     return None
 
 

@@ -16,7 +16,7 @@ from bot.console.audit import record
 from bot.console.forms import EmptyForm, LanguageForm, PasswordForm, TotpForm
 from bot.console.roles import Permission, requires
 from bot.console.users import password_matches, set_password
-from bot.db import request_session
+from bot.work import request_session
 from models import Role, Staff
 from models.base import utcnow
 
@@ -83,7 +83,6 @@ def change_password() -> ResponseReturnValue:
     now = utcnow()
     set_password(staff, form.new.data or "", now=now)
     record(request_session(), "staff.password_change", object_type="staff", object_id=staff.id)
-    request_session().commit()
     session["signed_in_at"] = time.time()  # this session stays valid
     flash(_("Your password has been changed."), "info")
     return redirect(url_for(".show"))
@@ -104,7 +103,6 @@ def change_language() -> ResponseReturnValue:
             object_id=staff.id,
             detail={"language": staff.language},
         )
-        request_session().commit()
     return redirect(url_for(".show"))
 
 
@@ -125,7 +123,6 @@ def enable_totp() -> ResponseReturnValue:
     staff.totp_secret = secret
     session.pop("totp_enrolling", None)
     record(request_session(), "staff.totp_enable", object_type="staff", object_id=staff.id)
-    request_session().commit()
     flash(_("Two-step sign-in is on."), "info")
     return redirect(url_for(".show"))
 
@@ -138,7 +135,6 @@ def disable_totp() -> ResponseReturnValue:
         staff = _me()
         staff.totp_secret = None
         record(request_session(), "staff.totp_disable", object_type="staff", object_id=staff.id)
-        request_session().commit()
         flash(_("Two-step sign-in is off."), "info")
     return redirect(url_for(".show"))
 

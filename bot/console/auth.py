@@ -16,7 +16,7 @@ from bot.console.audit import record
 from bot.console.forms import EmptyForm, SignInForm, TotpForm
 from bot.console.roles import Permission, requires
 from bot.console.users import SignInError, StaffUser, authenticate, complete_sign_in
-from bot.db import request_session
+from bot.work import request_session
 from models import Staff
 from models.base import utcnow
 
@@ -53,7 +53,6 @@ def _finish(staff: Staff) -> ResponseReturnValue:
         actor_id=staff.id,
         actor_label=staff.email,
     )
-    db.commit()
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -77,14 +76,12 @@ def sign_in() -> ResponseReturnValue:
                 object_id=error.staff.id if error.staff else None,
                 actor_label=(form.email.data or "")[:254] or "anonymous",
             )
-            db.commit()
             if error.reason == "locked":
                 flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
             else:
                 flash(_("The email or the password is wrong."), "error")
             return render_template("console/sign_in.html", form=form), 401
         if staff.totp_secret:
-            db.commit()
             session.clear()
             session["pending_staff"] = staff.id
             session["pending_at"] = time.time()
@@ -120,7 +117,6 @@ def totp() -> ResponseReturnValue:
             object_id=staff_id,
             actor_label=staff.email if staff else "anonymous",
         )
-        db.commit()
         flash(_("The code is not right. Try the current code."), "error")
         return render_template("console/totp.html", form=form), 401
     return render_template("console/totp.html", form=form)
@@ -133,7 +129,6 @@ def sign_out() -> ResponseReturnValue:
     EmptyForm().validate_on_submit()  # CSRF is checked app-wide; nothing else to read
     db = request_session()
     record(db, "signout")
-    db.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")

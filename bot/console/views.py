@@ -30,7 +30,7 @@ from bot.console.forms import EmptyForm, StaffForm
 from bot.console.roles import Permission, requires
 from bot.console.stats import TOKYO, friends_by_day
 from bot.console.users import create_staff
-from bot.db import request_session
+from bot.work import request_session
 from models import AuditEntry, FollowState, Resident, Role, Staff
 
 bp = console_blueprint("console", __name__, "/admin")
@@ -157,7 +157,6 @@ def audit_csv() -> ResponseReturnValue:
             ]
         )
     record(db, "audit.export", detail={k: v[:60] for k, v in request.args.items()})
-    db.commit()
     return Response(
         "\ufeff" + buffer.getvalue(),  # a BOM so Excel opens UTF-8 Japanese correctly
         mimetype="text/csv",
@@ -195,7 +194,6 @@ def staff() -> ResponseReturnValue:
                 object_id=created.id,
                 detail={"roles": sorted(form.roles.data or [])},
             )
-            db.commit()
             flash(_("The account has been created."), "info")
             return redirect(url_for(".staff"))
     people = db.scalars(select(Staff).order_by(Staff.email)).all()
@@ -222,7 +220,6 @@ def toggle_active(staff_id: int) -> ResponseReturnValue:
             object_id=person.id,
             detail={"active": person.active},
         )
-        db.commit()
     return redirect(url_for(".staff"))
 
 

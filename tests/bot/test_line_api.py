@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config import LineSettings
+from bot.jobs import CORE_JOBS, run_job
 from bot.line_api import LineApiError, LineGateway
 from bot.metrics import Metrics
-from bot.outbox import Outbox, deliver, retry_pending_pushes, send_push
+from bot.outbox import Outbox, deliver, send_push
 from bot.ratelimit import Rate, TokenBucket
 from bot.residents import lock_resident
 from models import OutboundMessage, OutboundStatus
@@ -173,12 +173,13 @@ def test_failed_push_stays_pending_and_the_clock_resends_it(
         row = session.scalars(select(OutboundMessage)).one()
         assert (row.status, row.attempts) == (OutboundStatus.PENDING, 1)
         session.execute(
-            OutboundMessage.__table__.update().values(
+            update(OutboundMessage).values(
                 updated_at=row.updated_at.replace(year=2020), created_at=row.created_at
             )
         )
         session.commit()
-    assert retry_pending_pushes(gateway, db, window=timedelta(hours=23)) == 1
+    [retry] = [job for job in CORE_JOBS if job.id == "retry_pushes"]
+    assert run_job(app, retry) == 1
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
         assert row.status == OutboundStatus.SENT
