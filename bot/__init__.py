@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from linebot.v3.webhook import SignatureValidator
 
+#: The features, each a module with ``init_app(app)`` (docs/features.md), in set-up order.
+#: This is the only place the plumbing names them.
+FEATURES: tuple[str, ...] = (
+    "handlers.residents",
+    "handlers.menu",
+)
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the web app: configuration, database, LINE gateway, router, dialogs, blueprints.
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, features: Sequence[str] = FEATURES
+) -> Flask:
+    """Build the web app: configuration, database, LINE gateway, dispatch, console, features.
 
     :param test_config: settings that win over the environment (tests, the dev runner).
+    :param features: the feature modules to set up (tests add a toy feature).
     :raises bot.config.ConfigError: invalid configuration, or production without a secret.
+    :raises bot.routing.RouteConflict: two features claim the same input.
     """
-    from bot import console, db, errors, health, i18n, logs, webhook
+    from bot import console, db, errors, health, i18n, logs, webhook, work
+    from bot.cli import register_commands
     from bot.config import (
         DEV_ACCESS_TOKEN,
         DEV_CHANNEL_SECRET,
@@ -26,11 +38,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         uses_simulator,
     )
     from bot.dialog import DialogEngine
+    from bot.dispatch import Dispatcher
+    from bot.features import Seam, init_features, seam
+    from bot.jobs import CORE_JOBS
     from bot.line_api import LineGateway
     from bot.metrics import Metrics
-    from bot.pipeline import EventProcessor
+    from bot.pipeline import EventProcessor, refuse_overlong_text
     from bot.routing import Router
-    from handlers import register_all
 
     app = Flask(__name__, instance_relative_config=True)
     config = load_config(test_config, instance_path=app.instance_path)
@@ -51,27 +65,28 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     database = db.init_app(app)
+    work.init_app(app)
     i18n.init_app(app)
     metrics = Metrics()
     gateway = LineGateway(line_settings(config), metrics)
     router = Router()
     dialogs = DialogEngine(timedelta(minutes=config["DIALOG_TIMEOUT_MINUTES"]))
-    register_all(router, dialogs)
-
+    dispatcher = Dispatcher(router, dialogs)
     app.extensions.update(
         metrics=metrics,
         line=gateway,
         router=router,
         dialogs=dialogs,
+        dispatcher=dispatcher,
         webhook_validator=SignatureValidator(config["LINE_CHANNEL_SECRET"] or ""),
         events=EventProcessor(
             db=database,
             gateway=gateway,
-            router=router,
-            dialogs=dialogs,
+            dispatcher=dispatcher,
             metrics=metrics,
-            config=config,
+            config=app.config,
         ),
+        seam=Seam(app, router, dialogs, dispatcher, dict(test_config or {}), os.environ),
     )
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
@@ -82,8 +97,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
         app.register_blueprint(chat.bp)
     errors.init_app(app)
-
-    from bot.cli import register_commands
-
     register_commands(app)
+
+    core = seam(app)
+    for job in CORE_JOBS:
+        core.add_job(job)
+    core.add_interceptor("too-long", refuse_overlong_text, order=0)
+    init_features(app, features)
     return app

@@ -170,9 +170,20 @@ def staff_reset_password(email: str, password_stdin: bool) -> None:
     click.echo(f"password reset for {staff.email}; the account is unlocked")
 
 
+@click.command("settings")
+@with_appcontext
+def settings_table() -> None:
+    """Print every setting (the core's and the features') as README.md table rows."""
+    from bot.config import SETTINGS
+
+    for setting in (*SETTINGS, *current_app.extensions["seam"].settings):
+        default = "(none)" if setting.default is None else f"`{setting.default}`"
+        click.echo(f"| `{setting.name}` | {default} | {setting.doc} |")
+
+
 def register_commands(app: Flask) -> None:
     """Attach madoguchi's commands to the app's CLI."""
-    for group in (db_group, serve, richmenu_group, staff_group):
+    for group in (db_group, serve, richmenu_group, staff_group, settings_table):
         app.cli.add_command(group)
 
 

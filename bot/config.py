@@ -7,7 +7,7 @@ Alembic environment). Nothing here runs at import time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,38 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Setting:
-    """One environment variable: its default, type and meaning (the README table comes from it)."""
+    """One environment variable: its default, type, meaning and check.
+
+    The core's settings are :data:`SETTINGS`; a feature registers its own through the seam
+    (``seam(app).add_setting``). Every one of them has a row in README.md, Configuration
+    (``madoguchi settings`` prints the rows; a test compares).
+    """
 
     name: str
     default: Any
     kind: type
     doc: str
+    #: Says what is wrong with a value (a sentence), or ``None`` when it is acceptable.
+    check: Callable[[Any], str | None] | None = None
+
+    def read(self, given: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+        """The value from ``given`` (tests, overrides), else the environment, else the default.
+
+        :raises ConfigError: the value has the wrong type or fails the check.
+        """
+        raw = given.get(self.name, environ.get(self.name, self.default))
+        if raw == "" and self.default is None:
+            raw = None
+        value = _coerce(self, raw)
+        problem = self.check(value) if self.check is not None and value is not None else None
+        if problem:
+            raise ConfigError(f"{self.name} {problem}, got {value!r}")
+        return value
+
+
+def positive(value: float) -> str | None:
+    """A setting check: the value must be above zero."""
+    return None if value > 0 else "must be greater than 0"
 
 
 #: Every setting madoguchi reads, in README order.
@@ -69,12 +95,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Blob host (content, rich menu images). Default: `https://api-data.line.me` when "
         "the API host is LINE's, otherwise the same as `LINE_API_BASE_URL`.",
     ),
-    Setting("LINE_API_TIMEOUT", 5.0, float, "Seconds before a LINE API call times out."),
+    Setting("LINE_API_TIMEOUT", 5.0, float, "Seconds before a LINE API call times out.", positive),
     Setting(
         "LINE_API_MAX_ATTEMPTS",
         4,
         int,
         "Attempts per LINE API call on 429, 5xx and timeouts (with exponential backoff).",
+        positive,
     ),
     Setting("LINE_API_RETRY_WAIT", 0.2, float, "First backoff wait in seconds (doubles)."),
     Setting(
@@ -88,6 +115,14 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         int,
         "Minutes of silence after which an unfinished dialog expires.",
+        positive,
+    ),
+    Setting(
+        "MEDIA_MAX_BYTES",
+        10 * 1024 * 1024,
+        int,
+        "Largest image, video, audio or file content fetched from LINE for a feature.",
+        positive,
     ),
     Setting(
         "WEBHOOK_EVENT_RETENTION_DAYS",
@@ -166,13 +201,10 @@ def load_config(
     """
     env = os.environ if environ is None else environ
     given = dict(overrides or {})
-    config: dict[str, Any] = {}
-    for setting in SETTINGS:
-        raw = given.pop(setting.name, env.get(setting.name, setting.default))
-        if raw == "" and setting.default is None:
-            raw = None
-        config[setting.name] = _coerce(setting, raw)
-    config.update(given)  # extra keys from tests (e.g. TESTING) pass through untouched
+    config: dict[str, Any] = {setting.name: setting.read(given, env) for setting in SETTINGS}
+    # Extra keys from tests (e.g. TESTING) and features' settings pass through untouched;
+    # a feature reads its own when it registers them.
+    config.update({k: v for k, v in given.items() if k not in config})
 
     mode = config["MADOGUCHI_ENV"]
     if mode not in ("production", "development"):
@@ -194,8 +226,6 @@ def load_config(
     for name in ("LINE_API_BASE_URL", "LINE_API_DATA_BASE_URL", "PUBLIC_BASE_URL"):
         if config[name]:
             config[name] = config[name].rstrip("/")
-    if config["LINE_API_TIMEOUT"] <= 0 or config["LINE_API_MAX_ATTEMPTS"] < 1:
-        raise ConfigError("LINE_API_TIMEOUT must be > 0 and LINE_API_MAX_ATTEMPTS >= 1")
     return config
 
 

@@ -1,45 +1,51 @@
-"""One webhook event, end to end (ARCHITECTURE.md): dedupe, resident, route, commit, send.
+"""One webhook event, end to end (ARCHITECTURE.md): dedupe, resident, dispatch, commit, send.
 
+:meth:`EventProcessor.process` takes one event object as LINE sends it (decoded JSON) and
+does not care where it came from: the webhook, a test, the simulator, or (later) an inbox.
 Every event gets its own unit of work. The ``webhook_events`` row commits with the event's
 effects, so a redelivery of a processed event is skipped and one that failed is processed
 again. Messages wait in the outbox until the commit, then go out (reply first).
+
+A failure is one of two kinds. A database that is unreachable or timing out is *transient*:
+the event fails and LINE's redelivery brings it back. Anything else is a defect that would
+fail the same way on every redelivery (a poison event): the event is rolled back, recorded
+as processed, and the resident gets an apology instead of silence.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 from flask_babel import gettext as _
-from linebot.v3.webhooks import (
-    Event,
-    FollowEvent,
-    MessageEvent,
-    PostbackEvent,
-    TextMessageContent,
-)
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 
-from bot import postback
 from bot.context import EventContext
 from bot.db import Database, insert_ignore
-from bot.dialog import DialogEngine
+from bot.dispatch import Dispatcher
 from bot.i18n import resident_locale
+from bot.incoming import Incoming, LineEvent, MalformedEvent, MediaRequired, parse_event
 from bot.line_api import LineApiError, LineGateway
 from bot.messages import Message, text, utf16_length, with_main_menu
 from bot.metrics import Metrics
-from bot.outbox import Outbox, deliver
 from bot.residents import Profile, apply_profile, lock_resident_and_dialog
-from bot.routing import Incoming, Router
-from models import WebhookEvent
+from bot.work import Work
+from models import Resident, WebhookEvent
 from models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
 #: Longest text a resident may send that features will see (LINE allows 10,000 characters).
 MAX_TEXT_UNITS = 5000
+#: Database failures that say nothing about the event: LINE's redelivery should retry it.
+TRANSIENT = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class Outcome(StrEnum):
@@ -48,27 +54,18 @@ class Outcome(StrEnum):
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    #: A transient failure: rolled back, to be processed again on redelivery.
     FAILED = "failed"
+    #: A defect: rolled back, recorded as processed, the resident got an apology.
+    ERROR = "error"
 
 
-def _clean(value: str) -> str:
-    """Replace lone surrogates (valid JSON escapes, invalid text) with U+FFFD."""
-    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-def normalise(event: Event) -> Incoming:
-    """Reduce an SDK event to what the router and the dialogs match on."""
-    if isinstance(event, MessageEvent):
-        content = event.message
-        body = _clean(content.text) if isinstance(content, TextMessageContent) else None
-        return Incoming("message", message_type=content.type, text=body)
-    if isinstance(event, PostbackEvent):
-        raw = _clean(event.postback.data or "")
-        params = {k: _clean(str(v)) for k, v in (event.postback.params or {}).items()}
-        return Incoming(
-            "postback", postback=postback.decode(raw), postback_raw=raw, postback_params=params
-        )
-    return Incoming(str(event.type))
+def refuse_overlong_text(ctx: EventContext) -> bool:
+    """Interceptor: a text too long for any feature gets a polite refusal (and nothing else)."""
+    if ctx.incoming.text is None or utf16_length(ctx.incoming.text) <= MAX_TEXT_UNITS:
+        return False
+    ctx.reply(with_main_menu(_("That message is too long. Please keep it under 5,000 characters.")))
+    return True
 
 
 def _one_to_one_only() -> Message:
@@ -81,138 +78,197 @@ def _one_to_one_only() -> Message:
     )
 
 
-@dataclass(frozen=True)
-class EventMeta:
-    """The log-safe identity of an event."""
+def _apology() -> Message:
+    return with_main_menu(
+        _(
+            "Sorry, something went wrong on our side and your message could not be handled. "
+            "Please try again later."
+        )
+    )
 
-    event_id: str
-    type: str
+
+def _log_fields(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Id and type of a raw event for a log line, whatever its shape (never its content)."""
+    return {
+        name: value[:64] if isinstance(value, str) else "?"
+        for name, value in (
+            ("event_id", raw.get("webhookEventId")),
+            ("event_type", raw.get("type")),
+        )
+    }
 
 
 class EventProcessor:
-    """Processes parsed webhook events; one instance per app."""
+    """Processes webhook events one by one; one instance per app."""
 
     def __init__(
         self,
         *,
         db: Database,
         gateway: LineGateway,
-        router: Router,
-        dialogs: DialogEngine,
+        dispatcher: Dispatcher,
         metrics: Metrics,
-        config: dict[str, Any],
+        config: Mapping[str, Any],
     ) -> None:
         self.db = db
         self.gateway = gateway
-        self.router = router
-        self.dialogs = dialogs
+        self.dispatcher = dispatcher
         self.metrics = metrics
         self.config = config
 
-    def process(self, event: Event) -> Outcome:
-        """Process one event in its own unit of work and send what it queued.
+    def process(self, raw: Mapping[str, Any]) -> Outcome:
+        """Process one event object in its own unit of work and send what it queued.
 
-        Never raises: a failing event is rolled back, logged with its id and counted.
+        Never raises. A malformed event is logged (id and type) and ignored.
+
+        :param raw: one element of a webhook body's ``events``, as decoded JSON.
+        :return: what happened; only :attr:`Outcome.FAILED` asks for a redelivery.
         """
-        meta = EventMeta(str(event.webhook_event_id), str(event.type))
         started = time.perf_counter()
-        outbox = Outbox()
-        route = "none"
         try:
-            outcome, route = self._run(event, meta, outbox)
-        except Exception:
-            logger.exception(
-                "webhook event failed", extra={"event_id": meta.event_id, "event_type": meta.type}
+            event = parse_event(raw)
+        except MalformedEvent as error:
+            logger.warning(
+                "webhook event malformed: ignored",
+                extra={**_log_fields(raw), "reason": str(error)},
             )
-            outcome = Outcome.FAILED
-        else:
-            try:
-                deliver(outbox, self.gateway, self.db)
-            except Exception:  # the event is committed; stored pushes are retried by the clock
-                logger.exception("sending failed", extra={"event_id": meta.event_id})
-        self.metrics.webhook_events.labels(meta.type, outcome).inc()
+            self.metrics.webhook_events.labels("malformed", Outcome.IGNORED).inc()
+            return Outcome.IGNORED
+        outcome, route = self._process(event)
+        self.metrics.webhook_events.labels(event.type, outcome).inc()
         self.metrics.handler_latency.labels(route).observe(time.perf_counter() - started)
         return outcome
 
-    def _run(self, event: Event, meta: EventMeta, outbox: Outbox) -> tuple[Outcome, str]:
-        if getattr(event, "mode", "active") == "standby":
-            return Outcome.IGNORED, "standby"
-        source = event.source
-        user_id = getattr(source, "user_id", None) if source is not None else None
-        one_to_one = source is not None and source.type == "user" and bool(user_id)
-        profile = None
-        if one_to_one and isinstance(event, FollowEvent):
-            if self._seen(meta.event_id):  # a redelivered follow: skip the profile call too
-                return Outcome.DUPLICATE, "duplicate"
-            profile = self._profile(user_id)
-        now = utcnow()
+    def _process(self, event: LineEvent) -> tuple[Outcome, str]:
+        extra = {"event_id": event.event_id, "event_type": event.type}
+        try:
+            if event.mode == "standby":
+                return Outcome.IGNORED, "standby"
+            source = event.source
+            user_id = source.user_id if source is not None and source.one_to_one else None
+            if user_id is None:
+                return self._group(event)
+            profile = None
+            if event.type == "follow":
+                if self._seen(event.event_id):  # a redelivered follow: skip the profile call
+                    return Outcome.DUPLICATE, "duplicate"
+                profile = self._profile(user_id)
+            return self._run(event, user_id, profile)
+        except TRANSIENT:
+            logger.exception("webhook event failed: database unavailable", extra=extra)
+            return Outcome.FAILED, "none"
+        except Exception:
+            logger.exception("webhook event failed", extra=extra)
+            return self._recover(event), "error"
+
+    def _run(self, event: LineEvent, user_id: str, profile: Profile | None) -> tuple[Outcome, str]:
+        """The unit of work, run again with the content when a step needs a media message's
+        bytes, and once more after a concurrent change to the resident's dialog."""
+        incoming = event.incoming
+        retried = False
+        while True:
+            try:
+                return self._unit(event, incoming, user_id, profile)
+            except MediaRequired:
+                if incoming.media is not None or incoming.media_error is not None:
+                    raise
+                incoming = self._with_media(incoming)
+            except StaleDataError:
+                if retried:
+                    raise
+                retried = True
+                logger.info("dialog changed concurrently: retrying the event")
+
+    def _unit(
+        self, event: LineEvent, incoming: Incoming, user_id: str, profile: Profile | None
+    ) -> tuple[Outcome, str]:
+        now, extra = utcnow(), {"event_id": event.event_id}
         with self.db.unit_of_work() as session:
-            if not insert_ignore(
-                session,
-                WebhookEvent,
-                {"webhook_event_id": meta.event_id, "type": meta.type, "received_at": now},
-                ["webhook_event_id"],
-            ):
-                logger.info("webhook event redelivered: skipped", extra={"event_id": meta.event_id})
+            work = Work(session)
+            if not self._record(session, event):
+                logger.info("webhook event redelivered: skipped", extra=extra)
                 return Outcome.DUPLICATE, "duplicate"
-            reply_token = getattr(event, "reply_token", None)
-            if not one_to_one:
-                if reply_token and meta.type in ("message", "join", "postback"):
-                    outbox.reply(reply_token, [_one_to_one_only()])
-                return Outcome.IGNORED, "group"
-            assert user_id is not None  # noqa: S101 - one_to_one guarantees it
-            resident, conversation = lock_resident_and_dialog(session, user_id)
+            resident, dialog = lock_resident_and_dialog(session, user_id)
             apply_profile(resident, profile)
-            incoming = normalise(event)
             ctx = EventContext(
-                session,
-                incoming,
-                event,
-                resident,
-                outbox,
-                now,
-                reply_token,
-                self.config,
-                conversation,
+                work, incoming, resident, now, event.reply_token, self.config, dialog
             )
             with resident_locale(resident.language):
-                route = self._dispatch(ctx)
+                route = self.dispatcher.dispatch(ctx)
             logger.info(
                 "webhook event processed",
                 extra={
-                    "event_id": meta.event_id,
-                    "event_type": meta.type,
+                    "event_id": event.event_id,
+                    "event_type": event.type,
                     "resident": resident.id,
                     "route": route,
                 },
             )
-            return Outcome.PROCESSED, route
+        work.run_effects(self.gateway, self.db)
+        return Outcome.PROCESSED, route
 
-    def _dispatch(self, ctx: EventContext) -> str:
-        """Hand the event to the dialog engine, else the router; return the route name."""
-        incoming = ctx.incoming
-        if incoming.text is not None and utf16_length(incoming.text) > MAX_TEXT_UNITS:
-            ctx.reply(
-                with_main_menu(
-                    _("That message is too long. Please keep it under 5,000 characters.")
-                )
+    @staticmethod
+    def _record(session: Any, event: LineEvent) -> bool:
+        """Insert the event id; False when it was already processed (a redelivery)."""
+        return insert_ignore(
+            session,
+            WebhookEvent,
+            {"webhook_event_id": event.event_id, "type": event.type, "received_at": utcnow()},
+            ["webhook_event_id"],
+        )
+
+    def _group(self, event: LineEvent) -> tuple[Outcome, str]:
+        """Group and room chats: a polite note that the service is one-to-one only."""
+        with self.db.unit_of_work() as session:
+            work = Work(session)
+            if not self._record(session, event):
+                return Outcome.DUPLICATE, "duplicate"
+            if event.reply_token and event.type in ("message", "join", "postback"):
+                work.outbox.reply(event.reply_token, [_one_to_one_only()])
+        work.run_effects(self.gateway, self.db)
+        return Outcome.IGNORED, "group"
+
+    def _recover(self, event: LineEvent) -> Outcome:
+        """After a defect: record the event as processed and apologise (no poison event)."""
+        try:
+            language = None
+            with self.db.unit_of_work() as session:
+                work = Work(session)
+                if not self._record(session, event):
+                    return Outcome.DUPLICATE
+                if event.source is not None and event.source.user_id is not None:
+                    language = session.scalar(
+                        select(Resident.language).where(
+                            Resident.line_user_id == event.source.user_id
+                        )
+                    )
+                if event.reply_token:
+                    with resident_locale(language):
+                        work.outbox.reply(event.reply_token, [_apology()])
+            work.run_effects(self.gateway, self.db)
+        except Exception:
+            logger.exception("recording a failed event failed", extra={"event_id": event.event_id})
+            return Outcome.FAILED
+        return Outcome.ERROR
+
+    def _with_media(self, incoming: Incoming) -> Incoming:
+        """The event with its media content, fetched from LINE outside any transaction."""
+        try:
+            media = self.gateway.get_content(
+                str(incoming.message_id), max_bytes=self.config["MEDIA_MAX_BYTES"]
             )
-            return "too-long"
-        if self.dialogs.handle(ctx):
-            return "dialog"
-        name, handler = self.router.resolve(incoming)
-        handler(ctx)
-        return name
+        except LineApiError as error:
+            logger.warning("media content unavailable", extra={"status": error.status})
+            return dataclasses.replace(incoming, media_error=error.reason)
+        return dataclasses.replace(incoming, media=media)
 
     def _seen(self, event_id: str) -> bool:
         """True when the event was already processed (checked again, atomically, later)."""
         with self.db.reading() as session:
             return session.get(WebhookEvent, event_id) is not None
 
-    def _profile(self, line_user_id: str | None) -> Profile | None:
+    def _profile(self, line_user_id: str) -> Profile | None:
         """The LINE profile, fetched before the transaction (no network inside it)."""
-        if not line_user_id:
-            return None
         try:
             data = self.gateway.get_profile(line_user_id)
         except LineApiError as error:

@@ -1,12 +1,14 @@
-"""LINE adapter for the main menu and the one fallback: a short help with the menu."""
+"""The main menu and the one fallback (a short help with the menu). A core feature."""
 
 from __future__ import annotations
 
+from flask import Flask
 from flask_babel import gettext as _
 
 from bot.context import EventContext
+from bot.features import seam
 from bot.messages import with_main_menu
-from bot.routing import Router, Text
+from bot.routing import Text
 
 
 def show_menu(ctx: EventContext) -> None:
@@ -28,7 +30,8 @@ def fallback(ctx: EventContext) -> None:
     )
 
 
-def register(router: Router) -> None:
+def init_app(app: Flask) -> None:
     """Register the menu keywords and the fallback."""
-    router.add("menu.show", Text("メニュー", "menu", "ヘルプ", "help"), show_menu)
-    router.set_fallback(fallback)
+    features = seam(app)
+    features.add_route("menu.show", Text("メニュー", "menu", "ヘルプ", "help"), show_menu)
+    features.set_fallback(fallback)

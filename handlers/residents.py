@@ -1,19 +1,20 @@
-"""LINE adapter for friendship events: follow (welcome + menu) and unfollow (unreachable)."""
+"""Friendship events: follow (welcome + menu) and unfollow (unreachable). A core feature."""
 
 from __future__ import annotations
 
+from flask import Flask
 from flask_babel import gettext as _
 
 from bot.context import EventContext
+from bot.features import seam
 from bot.messages import with_main_menu
 from bot.residents import record_follow, record_unfollow
-from bot.routing import Kind, Router
+from bot.routing import Kind
 
 
 def on_follow(ctx: EventContext) -> None:
     """Records the follow (or the return after a block) and welcomes the resident."""
-    follow = getattr(ctx.event, "follow", None)
-    returning = bool(follow and follow.is_unblocked)
+    returning = bool(ctx.incoming.is_unblocked)
     record_follow(ctx.resident, is_unblocked=returning, at=ctx.now)
     greeting = (
         _("Welcome back! You can use every service again.")
@@ -31,7 +32,8 @@ def on_unfollow(ctx: EventContext) -> None:
     record_unfollow(ctx.resident, at=ctx.now)
 
 
-def register(router: Router) -> None:
+def init_app(app: Flask) -> None:
     """Register the friendship routes."""
-    router.add("resident.follow", Kind("follow"), on_follow)
-    router.add("resident.unfollow", Kind("unfollow"), on_unfollow)
+    features = seam(app)
+    features.add_route("resident.follow", Kind("follow"), on_follow)
+    features.add_route("resident.unfollow", Kind("unfollow"), on_unfollow)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,9 +18,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, text
 
 import models
-from bot import create_app
+from bot import FEATURES, create_app
 from bot.cli import upgrade_database
 from bot.db import Database
+from bot.dialog import DialogEngine, Flow
+from models import Dialog, DialogStatus
+from models import Resident as ResidentRow
+from models.base import utcnow
 from simulator.server import RunningPlatform, start_platform
 from simulator.state import PlatformState
 from tests.support import ACCESS_TOKEN, Resident, app_settings
@@ -56,13 +61,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+#: The app's features plus the toy feature of tests/toy_feature (it plugs into every seam).
+WITH_TOY = (*FEATURES, "tests.toy_feature")
+
+
+def _close(app: Flask) -> None:
+    app.extensions["line"].close()
+    app.extensions["db"].dispose()
+
+
 @pytest.fixture(scope="session")
 def session_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
     """One app per database backend, shared by tests that need no special settings."""
     app = create_app(app_settings(database_url, platform.url))
     yield app
-    app.extensions["line"].close()
-    app.extensions["db"].dispose()
+    _close(app)
+
+
+@pytest.fixture(scope="session")
+def session_toy_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
+    """The shared app with the toy feature too (one per database backend)."""
+    app = create_app(app_settings(database_url, platform.url), features=WITH_TOY)
+    yield app
+    _close(app)
 
 
 def _empty_tables(db: Database) -> None:
@@ -80,20 +101,30 @@ def app(session_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def toy_app(session_toy_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
+    """The shared app with the toy feature; a test module uses it with ``app = toy_app``."""
+    yield session_toy_app
+    _empty_tables(session_toy_app.extensions["db"])
+    platform.state.reset()
+
+
+@pytest.fixture
 def make_app(database_url: str, platform: RunningPlatform) -> Iterator[Callable[..., Flask]]:
-    """Build an app with extra settings (closed and its tables emptied afterwards)."""
+    """Build an app with extra settings (closed and its tables emptied afterwards).
+
+    ``make_app(features=(...), SETTING=value)``: ``features`` chooses the feature modules.
+    """
     built: list[Flask] = []
 
-    def make(**overrides: Any) -> Flask:
-        app = create_app(app_settings(database_url, platform.url, **overrides))
+    def make(*, features: tuple[str, ...] = FEATURES, **overrides: Any) -> Flask:
+        app = create_app(app_settings(database_url, platform.url, **overrides), features=features)
         built.append(app)
         return app
 
     yield make
     for app in built:
         _empty_tables(app.extensions["db"])
-        app.extensions["line"].close()
-        app.extensions["db"].dispose()
+        _close(app)
     platform.state.reset()
 
 
@@ -125,3 +156,59 @@ def resident_factory(client: FlaskClient, platform: RunningPlatform) -> Callable
 def resident(resident_factory: Callable[..., Resident]) -> Resident:
     """One Japanese-speaking resident who has not followed yet."""
     return resident_factory()
+
+
+@pytest.fixture
+def resident_row(db: Database) -> Callable[..., ResidentRow]:
+    """Insert a resident row directly: ``resident_row(language="en", display_name=...)``."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(**values: Any) -> ResidentRow:
+        values.setdefault("line_user_id", f"U{next(counter):032x}")
+        with db.unit_of_work() as session:
+            row = ResidentRow(**values)
+            session.add(row)
+        return row
+
+    return make
+
+
+@pytest.fixture
+def dialog_row(db: Database) -> Callable[..., Dialog]:
+    """Insert a dialog row directly: ``dialog_row(resident, flow="toy", state="ASK_NAME")``."""
+
+    def make(resident: ResidentRow, **values: Any) -> Dialog:
+        values.setdefault("flow", "toy")
+        values.setdefault("state", "ASK_NAME")
+        values.setdefault("data", {})
+        values.setdefault("status", DialogStatus.ACTIVE)
+        values.setdefault("expires_at", utcnow() + timedelta(minutes=30))
+        if values["status"] not in (DialogStatus.ACTIVE, DialogStatus.PARKED):
+            values.setdefault("ended_at", utcnow())
+        if values["status"] == DialogStatus.COMPLETED:
+            values.setdefault("completed_at", values["ended_at"])
+        with db.unit_of_work() as session:
+            row = Dialog(resident_id=resident.id, **values)
+            session.add(row)
+        return row
+
+    return make
+
+
+@pytest.fixture
+def swap_flow(app: Flask) -> Iterator[Callable[[Flow], None]]:
+    """Replace a registered flow of ``app`` for one test (the original comes back after)."""
+    engine: DialogEngine = app.extensions["dialogs"]
+    originals: list[Flow] = []
+
+    def swap(flow: Flow) -> None:
+        original = engine.flow(flow.name)
+        assert original is not None, f"no flow {flow.name!r} to replace"
+        originals.append(original)
+        engine.unregister(flow.name)
+        engine.register(flow)
+
+    yield swap
+    for original in reversed(originals):
+        engine.unregister(original.name)
+        engine.register(original)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from flask import Flask
 
 from bot import create_app
-from bot.config import ConfigError, line_settings, load_config
+from bot.config import SETTINGS, ConfigError, line_settings, load_config
 
 
 def test_production_without_secrets_names_the_variables() -> None:
@@ -93,17 +96,23 @@ def test_development_without_line_uses_the_simulator(tmp_path: object) -> None:
     app.extensions["line"].close()
 
 
-def test_readme_documents_every_setting() -> None:
-    from pathlib import Path
-
-    from bot.config import SETTINGS
-
+def test_readme_documents_every_setting(app: Flask) -> None:
+    """The core's settings and those the app's features registered each have a README row."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert readme.startswith("# madoguchi")
     assert "make run" in readme
     assert "make test" in readme
-    missing = [s.name for s in SETTINGS if f"`{s.name}`" not in readme]
+    rows = {line.split("|")[1].strip() for line in readme.splitlines() if line.startswith("| `")}
+    names = [s.name for s in (*SETTINGS, *app.extensions["seam"].settings)]
+    missing = [name for name in names if f"`{name}`" not in rows]
     assert not missing, f"README.md, Configuration, lacks {missing}"
+
+
+def test_settings_command_prints_every_row(toy_app: Flask) -> None:
+    result = toy_app.test_cli_runner().invoke(args=["settings"])
+    assert result.exit_code == 0, result.output
+    assert "| `DATABASE_URL` | (none) | SQLAlchemy URL." in result.output
+    assert "| `TOY_GREETING` | `こんにちは` | What the toy says. |" in result.output
 
 
 def test_console_script_lists_the_commands() -> None:

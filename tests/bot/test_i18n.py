@@ -45,7 +45,7 @@ def extracted_ids(tmp_path: Path) -> set[str]:
         capture_output=True,
     )
     with pot.open("rb") as handle:
-        return {m.id for m in read_po(io.BytesIO(handle.read())) if m.id}
+        return {str(m.id) for m in read_po(io.BytesIO(handle.read())) if m.id}
 
 
 def test_every_string_in_the_code_is_in_the_catalogs(tmp_path: Path) -> None:

@@ -53,9 +53,10 @@ def test_processed_events_are_logged_with_internal_ids(
     caplog.set_level(logging.INFO, logger="bot.pipeline")
     resident.follow()
     [record] = [r for r in caplog.records if r.getMessage() == "webhook event processed"]
-    assert isinstance(record.resident, int)  # type: ignore[attr-defined]
-    assert record.event_type == "follow"
-    assert record.event_id
+    fields = record.__dict__
+    assert isinstance(fields["resident"], int)
+    assert fields["event_type"] == "follow"
+    assert fields["event_id"]
 
 
 def test_redact_filter_masks_line_ids_that_slip_into_messages() -> None:

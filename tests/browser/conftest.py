@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Error,
+    Page,
+    ViewportSize,
+    sync_playwright,
+)
 from sqlalchemy import delete
 
 import models
@@ -47,7 +54,7 @@ CHROMIUM_ARGS = [
 ]
 #: Milliseconds Playwright waits for an element or a navigation before failing.
 TIMEOUT_MS = 5000
-VIEWPORT = {"width": 1100, "height": 820}
+VIEWPORT: ViewportSize = {"width": 1100, "height": 820}
 
 #: Reports CSP violations to the console, where the ``page`` fixture collects them (Chrome
 #: logs most of them itself; this also catches the ones it reports only to listeners).

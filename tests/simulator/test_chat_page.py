@@ -320,7 +320,7 @@ def test_markup_in_names_and_texts_is_returned_as_json_data(
     assert listed.mimetype == "application/json"
     assert listed.get_json()["residents"][0]["displayName"] == name
     assert api.items(user_id)[0]["text"] == text
-    assert bot.events[0].message.text == text  # type: ignore[attr-defined]
+    assert bot.events[0].message.text == text
     html = api.client.get("/simulator").get_data(as_text=True)
     assert "<script>x" not in html
     assert "onerror" not in html
