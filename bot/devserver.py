@@ -14,8 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from werkzeug.serving import run_simple
 
-from bot.cli import upgrade_database
 from bot.jobs import schedule
+from bot.migrate import upgrade_database
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, delete, text
 
 import models
 from bot import create_app
-from bot.cli import upgrade_database
 from bot.db import Database
+from bot.migrate import upgrade_database
 from simulator.server import RunningPlatform, start_platform
 from simulator.state import PlatformState
 from tests.support import ACCESS_TOKEN, Resident, app_settings

@@ -26,7 +26,7 @@ from sqlalchemy import delete
 
 import models
 from bot import create_app
-from bot.cli import upgrade_database
+from bot.migrate import upgrade_database
 from simulator.chat import transcripts
 from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
