@@ -1,8 +1,9 @@
 """The embedded development mode (``make run``): one process, SQLite, everything inside.
 
 The only place where the clock jobs run inside the web process (STYLE.md: it is one process
-by construction). Without LINE credentials the fake LINE platform runs here too, and the
-bot's gateway already points at it (``create_app``).
+by construction). Without LINE credentials the fake LINE platform runs here too (the bot's
+gateway already points at it, ``create_app``), and the resident chat page (``/simulator``) is
+mounted, so a newcomer can play a resident at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     upgrade_database(app.config["DATABASE_URL"])
     platform = sender = None
     if app.config.get("USING_SIMULATOR"):
+        from simulator import chat
         from simulator.server import start_platform
         from simulator.state import PlatformState
         from simulator.webhooks import WebhookSender
@@ -36,6 +38,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
             channel_secret=app.config["LINE_CHANNEL_SECRET"],
         )
         platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
+        chat.install(app)
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()

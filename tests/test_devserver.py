@@ -70,6 +70,7 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str]]:
 def test_make_run_serves_the_bot_and_the_simulator(embedded: tuple[str, str]) -> None:
     web, sim = embedded
     with requests.Session() as http:
+        assert http.get(f"{web}/simulator", timeout=5).status_code == 200
         user = http.post(f"{sim}/users", json={"displayName": "県民 花子"}, timeout=5).json()
         uid = user["userId"]
         assert http.post(f"{sim}/users/{uid}/follow", json={}, timeout=10).json() == {
