@@ -2,8 +2,8 @@
 
 The only place where the clock jobs run inside the web process (STYLE.md: it is one process
 by construction). Without LINE credentials the fake LINE platform runs here too (the bot's
-gateway already points at it, ``create_app``), and the resident chat page (``/simulator``) is
-mounted, so a newcomer can play a resident at once.
+gateway already points at it, ``create_app``), with the default rich menu deployed to it and
+the resident chat page (``/simulator``) mounted, so a newcomer can play a resident at once.
 """
 
 from __future__ import annotations
@@ -16,9 +16,31 @@ from flask import Flask
 from werkzeug.serving import run_simple
 
 from bot.jobs import schedule
+from bot.line_api import LineApiError
 from bot.migrate import upgrade_database
+from bot.richmenu import RichMenuError, deploy_default_rich_menu
 
 logger = logging.getLogger(__name__)
+
+
+def deploy_rich_menu(app: Flask) -> None:
+    """Deploy the default rich menu to the fake platform; a failure is a warning, not a crash.
+
+    The fake platform forgets everything when it stops, so every start deploys afresh.
+    """
+    try:
+        with app.app_context():
+            result = deploy_default_rich_menu(
+                app.extensions["line"], font_path=app.config["RICHMENU_FONT"]
+            )
+    except (RichMenuError, LineApiError) as error:
+        click.echo(
+            "warning: the rich menu was not deployed to the fake platform "
+            f"(the quick-reply menu still works): {error}",
+            err=True,
+        )
+        return
+    click.echo(f"rich menu: {result}")
 
 
 def run_embedded(app: Flask, *, host: str, port: int) -> None:
@@ -39,6 +61,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
         )
         platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
         chat.install(app)
+        deploy_rich_menu(app)
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()
