@@ -67,13 +67,12 @@ def embedded_bot(tmp_path: Path, **settings: str) -> Iterator[Embedded]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("LINE_", "DATABASE_URL", "RICHMENU_"))
+        if not k.startswith(("LINE_", "DATABASE_URL", "LOG_", "RICHMENU_"))
     }
     env.update(
         MADOGUCHI_ENV="development",
         DATABASE_URL=f"sqlite:///{tmp_path}/dev.db",
         SIMULATOR_PORT=str(sim),
-        LOG_FORMAT="text",
         **settings,
     )
     process = subprocess.Popen(
@@ -139,6 +138,9 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
 
     output = embedded.stop()
     assert "rich menu: created rich menu" in output
+    # Development logs are lines for a person, not JSON.
+    assert "INFO bot.pipeline: webhook event processed" in output
+    assert '"levelname"' not in output
 
 
 def test_make_run_without_a_japanese_font_warns_and_serves(tmp_path: Path) -> None:
