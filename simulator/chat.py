@@ -147,7 +147,8 @@ class Transcripts:
 
 
 @bp.record_once
-def _install(state: BlueprintSetupState) -> None:
+def _on_register(state: BlueprintSetupState) -> None:
+    """Give the app its transcripts and the guard that answers 404 outside development."""
     app = state.app
     app.extensions["simulator_chat"] = Transcripts()
     name = state.name
