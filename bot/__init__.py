@@ -92,10 +92,6 @@ def create_app(
     app.register_blueprint(health.bp)
     console.init_app(app)
     console.csrf.exempt(webhook.bp)  # LINE signs its requests; there is no session to forge
-    if config["MADOGUCHI_ENV"] == "development":
-        from simulator import chat
-
-        app.register_blueprint(chat.bp)
     errors.init_app(app)
     register_commands(app)
 

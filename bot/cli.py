@@ -8,36 +8,14 @@ development bot (with the fake LINE platform when no channel is configured) and
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
 from bot.db import get_db
+from bot.migrate import upgrade_database
 from models import Role
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def alembic_config(url: str) -> Config:
-    """Alembic's configuration (from pyproject.toml) aimed at a database URL."""
-    from alembic.config import Config  # imported here: web workers never need Alembic
-
-    config = Config(toml_file=str(ROOT / "pyproject.toml"))
-    config.attributes["url"] = url
-    return config
-
-
-def upgrade_database(url: str) -> None:
-    """Apply every migration (``alembic upgrade head``)."""
-    from alembic import command
-
-    command.upgrade(alembic_config(url), "head")
 
 
 @click.group("db")

@@ -156,7 +156,13 @@ SETTINGS: tuple[Setting, ...] = (
         "If set, `/metrics` answers only requests with `Authorization: Bearer <token>`.",
     ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level."),
-    Setting("LOG_FORMAT", "json", str, "`json` (default) or `text`."),
+    Setting(
+        "LOG_FORMAT",
+        None,
+        str,
+        "`text` (lines for a person) or `json` (one object a line, for log collectors). "
+        "Default: `text` in development, `json` in production.",
+    ),
 )
 
 _REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
@@ -219,6 +225,10 @@ def load_config(
             )
         if config["LINE_CHANNEL_SECRET"] == DEV_CHANNEL_SECRET:
             raise ConfigError("LINE_CHANNEL_SECRET is the development placeholder")
+    if config["LOG_FORMAT"] is None:  # a person reads development logs; machines, production's
+        config["LOG_FORMAT"] = "text" if mode == "development" else "json"
+    if config["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {config['LOG_FORMAT']!r}")
     if config["DATABASE_URL"] is None:
         folder = Path(instance_path) if instance_path else Path(__file__).parents[1] / "instance"
         path = folder.resolve() / "madoguchi.db"

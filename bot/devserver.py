@@ -1,8 +1,9 @@
 """The embedded development mode (``make run``): one process, SQLite, everything inside.
 
 The only place where the clock jobs run inside the web process (STYLE.md: it is one process
-by construction). Without LINE credentials the fake LINE platform runs here too, and the
-bot's gateway already points at it (``create_app``).
+by construction). Without LINE credentials the fake LINE platform runs here too (the bot's
+gateway already points at it, ``create_app``), with the default rich menu deployed to it and
+the resident chat page (``/simulator``) mounted, so a newcomer can play a resident at once.
 """
 
 from __future__ import annotations
@@ -14,10 +15,32 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from werkzeug.serving import run_simple
 
-from bot.cli import upgrade_database
 from bot.jobs import schedule
+from bot.line_api import LineApiError
+from bot.migrate import upgrade_database
+from bot.richmenu import RichMenuError, deploy_default_rich_menu
 
 logger = logging.getLogger(__name__)
+
+
+def deploy_rich_menu(app: Flask) -> None:
+    """Deploy the default rich menu to the fake platform; a failure is a warning, not a crash.
+
+    The fake platform forgets everything when it stops, so every start deploys afresh.
+    """
+    try:
+        with app.app_context():
+            result = deploy_default_rich_menu(
+                app.extensions["line"], font_path=app.config["RICHMENU_FONT"]
+            )
+    except (RichMenuError, LineApiError) as error:
+        click.echo(
+            "warning: the rich menu was not deployed to the fake platform "
+            f"(the quick-reply menu still works): {error}",
+            err=True,
+        )
+        return
+    click.echo(f"rich menu: {result}")
 
 
 def run_embedded(app: Flask, *, host: str, port: int) -> None:
@@ -25,6 +48,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     upgrade_database(app.config["DATABASE_URL"])
     platform = sender = None
     if app.config.get("USING_SIMULATOR"):
+        from simulator import chat
         from simulator.server import start_platform
         from simulator.state import PlatformState
         from simulator.webhooks import WebhookSender
@@ -36,6 +60,8 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
             channel_secret=app.config["LINE_CHANNEL_SECRET"],
         )
         platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
+        chat.install(app)
+        deploy_rich_menu(app)
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()

@@ -1,4 +1,7 @@
-"""Structured logging: JSON lines with the event id, type and internal resident id.
+"""Logging: JSON lines in production, readable lines in development, both with the ids.
+
+Each record's ``extra`` fields (event id and type, internal resident id, ...) are JSON keys,
+or ``key=value`` pairs at the end of a text line.
 
 Message text, LINE user ids and profile data are never logged at INFO or above; the code
 logs only internal ids, and :class:`RedactFilter` is a second line of defence for LINE ids
@@ -11,6 +14,7 @@ import logging
 import re
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 #: LINE user, group and room ids (``U``/``C``/``R`` + 32 hex).
@@ -27,13 +31,27 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """One line for a person: time, level, logger, message, then the extras as ``key=value``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        extras = [
+            f"{key}={value}" for key, value in record.__dict__.items() if key not in RESERVED_ATTRS
+        ]
+        return " ".join([line, *extras])
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
-    """Send logs to stderr as JSON (or plain text for a terminal)."""
+    """Send logs to stderr as JSON lines (``fmt="json"``) or as readable lines (``"text"``)."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(RedactFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

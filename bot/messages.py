@@ -6,21 +6,20 @@ serialisation of nested quick replies cost more CPU than the rest of a reply. Th
 check every builder's output against the SDK's own models, and the fake LINE platform
 validates every message it receives with them.
 
-The main menu is the same four entries as the rich menu, so a resident without the rich
-menu (an old LINE client, a menu not yet deployed) can always reach every feature.
+The main menu's entries are ``bot.menu.MAIN_MENU``, the same list the rich menu shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from flask_babel import get_locale, lazy_gettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from bot.i18n import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from bot.menu import MAIN_MENU
 from bot.postback import PostbackData
 
 #: A LINE message object, as JSON.
@@ -35,23 +34,6 @@ MAX_LABEL = 20
 MAX_TEXT_UNITS = 5000
 #: LINE's limit on a postback's displayText and a message action's text.
 MAX_ACTION_TEXT = 300
-
-
-@dataclass(frozen=True)
-class MenuEntry:
-    """One entry of the main menu (and one area of the rich menu)."""
-
-    action: str
-    label: object  # a lazy string, evaluated in the resident's locale
-
-
-#: The four features, in rich-menu order.
-MAIN_MENU: tuple[MenuEntry, ...] = (
-    MenuEntry("menu.surveys", lazy_gettext("Surveys")),
-    MenuEntry("menu.consultation", lazy_gettext("Consultation")),
-    MenuEntry("menu.coupons", lazy_gettext("Coupons")),
-    MenuEntry("menu.announcements", lazy_gettext("News")),
-)
 
 
 def utf16_length(text: str) -> int:

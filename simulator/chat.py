@@ -10,8 +10,9 @@ The platform only knows what the bot sent. What the residents did (their texts, 
 and block) is kept here, per app and in memory like the platform's own state, and merged
 into each chat in order: every action remembers how many deliveries came before it.
 
-The blueprint refuses every request (404) unless the app runs in development mode with the
-embedded simulator; ``create_app`` registers it only in development anyway.
+:func:`install` mounts the page; the development server (``make run``) calls it, and
+``create_app`` never does. Even when mounted, the page refuses every request (404) unless the
+app runs in development mode with the embedded simulator.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ class Transcripts:
 
 
 @bp.record_once
-def _install(state: BlueprintSetupState) -> None:
+def _on_register(state: BlueprintSetupState) -> None:
+    """Give the app its transcripts and the guard that answers 404 outside development."""
     app = state.app
     app.extensions["simulator_chat"] = Transcripts()
     name = state.name
@@ -157,6 +159,16 @@ def _install(state: BlueprintSetupState) -> None:
     # First of the app's own hooks, so that even CSRF protection (app-wide, 400 without a
     # token) answers after it: outside development every path of the page is a plain 404.
     app.before_request_funcs.setdefault(None, []).insert(0, guard)
+
+
+def install(app: Flask) -> Flask:
+    """Mount the resident chat page on ``app`` (before it serves its first request).
+
+    :param app: the bot's app; the page answers only in development with the simulator.
+    :return: the same app.
+    """
+    app.register_blueprint(bp)
+    return app
 
 
 def transcripts(app: Flask | None = None) -> Transcripts:

@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, delete, text
 
 import models
 from bot import FEATURES, create_app
-from bot.cli import upgrade_database
 from bot.db import Database
 from bot.dialog import DialogEngine, Flow
+from bot.migrate import upgrade_database
 from models import Dialog, DialogStatus
 from models import Resident as ResidentRow
 from models.base import utcnow

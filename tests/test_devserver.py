@@ -1,7 +1,8 @@
 """`make run`, as a newcomer runs it: the embedded bot with the fake LINE platform.
 
 Starts ``madoguchi serve`` (what ``make run`` calls) in a subprocess on SQLite with no LINE
-channel, then plays a resident through the simulator's control API.
+channel, then plays a resident through the simulator's control API and the chat page's API,
+rich menu included, and reads what the server printed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,15 +43,37 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
     raise AssertionError(f"{url} did not come up")
 
 
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[tuple[str, str]]:
+@dataclass
+class Embedded:
+    """A running ``madoguchi serve``: the bot's URL and the fake platform's control API."""
+
+    web: str
+    sim: str
+    process: subprocess.Popen[bytes]
+    output: str | None = None
+
+    def stop(self) -> str:
+        """Stop the server (once) and return everything it printed."""
+        if self.output is None:
+            self.process.terminate()
+            self.output = self.process.communicate(timeout=10)[0].decode()
+        return self.output
+
+
+@contextmanager
+def embedded_bot(tmp_path: Path, **settings: str) -> Iterator[Embedded]:
+    """Run ``madoguchi serve`` as ``make run`` does, with ``settings`` in its environment."""
     web, sim = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "DATABASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LINE_", "DATABASE_URL", "LOG_", "RICHMENU_"))
+    }
     env.update(
         MADOGUCHI_ENV="development",
         DATABASE_URL=f"sqlite:///{tmp_path}/dev.db",
         SIMULATOR_PORT=str(sim),
-        LOG_FORMAT="text",
+        **settings,
     )
     process = subprocess.Popen(
         [str(MADOGUCHI), "serve", "--port", str(web)],
@@ -56,20 +81,25 @@ def embedded(tmp_path: Path) -> Iterator[tuple[str, str]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    server = Embedded(f"http://127.0.0.1:{web}", f"http://127.0.0.1:{sim}/_simulator", process)
     try:
-        wait_until_up(f"http://127.0.0.1:{web}/healthz", process)
-        wait_until_up(f"http://127.0.0.1:{sim}/_simulator/users", process)
-        yield f"http://127.0.0.1:{web}", f"http://127.0.0.1:{sim}/_simulator"
+        wait_until_up(f"{server.web}/healthz", process)
+        wait_until_up(f"{server.sim}/users", process)
+        yield server
     finally:
-        process.terminate()
-        process.wait(10)
-        assert process.stdout is not None
-        process.stdout.close()
+        server.stop()
 
 
-def test_make_run_serves_the_bot_and_the_simulator(embedded: tuple[str, str]) -> None:
-    web, sim = embedded
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Embedded]:
+    with embedded_bot(tmp_path) as server:
+        yield server
+
+
+def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
+    web, sim = embedded.web, embedded.sim
     with requests.Session() as http:
+        assert http.get(f"{web}/simulator", timeout=5).status_code == 200
         user = http.post(f"{sim}/users", json={"displayName": "県民 花子"}, timeout=5).json()
         uid = user["userId"]
         assert http.post(f"{sim}/users/{uid}/follow", json={}, timeout=10).json() == {
@@ -88,6 +118,47 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: tuple[str, str]) ->
         deliveries = http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]
         assert len(deliveries) == 3
         assert http.get(f"{web}/metrics", timeout=5).status_code == 200
+
+        # The default rich menu is already deployed: the page shows it, a tap reaches the bot.
+        shown = http.get(f"{web}/simulator/api/residents/{uid}/richmenu", timeout=5).json()
+        assert shown["imageUrl"]
+        areas = shown["richMenu"]["areas"]
+        assert [area["action"]["displayText"] for area in areas] == [
+            "アンケート",
+            "相談",
+            "クーポン",
+            "お知らせ",
+        ]
+        image = http.get(f"{web}{shown['imageUrl']}", timeout=5)
+        assert image.headers["Content-Type"] == "image/png"
+        assert http.post(
+            f"{sim}/users/{uid}/postback", json={"data": areas[3]["action"]["data"]}, timeout=10
+        ).json() == {"webhookStatus": 200}
+        assert len(http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]) == 4
+
+    output = embedded.stop()
+    assert "rich menu: created rich menu" in output
+    # Development logs are lines for a person, not JSON.
+    assert "INFO bot.pipeline: webhook event processed" in output
+    assert '"levelname"' not in output
+
+
+def test_make_run_without_a_japanese_font_warns_and_serves(tmp_path: Path) -> None:
+    with embedded_bot(tmp_path, RICHMENU_FONT="/nonexistent/font.ttf") as server:
+        with requests.Session() as http:
+            assert http.get(f"{server.sim}/richmenu/default", timeout=5).json() == {
+                "richMenu": None,
+                "imageUrl": None,
+            }
+            uid = http.post(f"{server.sim}/users", json={}, timeout=5).json()["userId"]
+            followed = http.post(f"{server.sim}/users/{uid}/follow", json={}, timeout=10)
+            assert followed.json() == {"webhookStatus": 200}
+        output = server.stop()
+    [warning] = [line for line in output.splitlines() if line.startswith("warning:")]
+    assert "rich menu was not deployed" in warning
+    assert "fonts-ipaexfont-gothic" in warning
+    assert "RICHMENU_FONT" in warning
+    assert "Traceback" not in output
 
 
 def test_serve_refuses_production() -> None:

@@ -49,11 +49,30 @@ def test_environment_is_read_and_typed() -> None:
         ("DIALOG_TIMEOUT_MINUTES", "1.5"),
         ("MADOGUCHI_ENV", "staging"),
         ("LINE_API_TIMEOUT", "0"),
+        ("LOG_FORMAT", "xml"),
     ],
 )
 def test_bad_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_config(environ={"MADOGUCHI_ENV": "development", name: value})
+
+
+PRODUCTION = {"SECRET_KEY": "k", "LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"MADOGUCHI_ENV": "development"}, "text"),
+        ({"MADOGUCHI_ENV": "development", "LOG_FORMAT": ""}, "text"),
+        (PRODUCTION, "json"),
+        ({**PRODUCTION, "MADOGUCHI_ENV": "production"}, "json"),
+        ({"MADOGUCHI_ENV": "development", "LOG_FORMAT": "json"}, "json"),
+        ({**PRODUCTION, "LOG_FORMAT": "text"}, "text"),
+    ],
+)
+def test_log_format_follows_the_mode_unless_set(environ: dict[str, str], expected: str) -> None:
+    assert load_config(environ=environ)["LOG_FORMAT"] == expected
 
 
 def test_blob_host_follows_the_api_host() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import insert
@@ -67,13 +67,32 @@ def test_redact_filter_masks_line_ids_that_slip_into_messages() -> None:
     assert record.getMessage() == "user [line-id] failed"
 
 
-def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, restored after the test (``configure`` replaces its handlers)."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
-    try:
-        configure("INFO", "json")
-        logging.getLogger("madoguchi.test").info("hello", extra={"resident": 7})
-        line = capsys.readouterr().err.strip().splitlines()[-1]
-        assert json.loads(line)["resident"] == 7
-    finally:
-        root.handlers[:], root.level = saved[0], saved[1]
+    yield root
+    root.handlers[:], root.level = saved[0], saved[1]
+
+
+def test_json_format(root_logger: logging.Logger, capsys: pytest.CaptureFixture[str]) -> None:
+    configure("INFO", "json")
+    logging.getLogger("madoguchi.test").info("hello", extra={"resident": 7})
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert json.loads(line)["resident"] == 7
+
+
+def test_text_format_is_one_readable_line_with_the_ids(
+    root_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure("INFO", "text")
+    logging.getLogger("madoguchi.test").info(
+        "webhook event processed", extra={"event_type": "follow", "resident": 7}
+    )
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.endswith(
+        " INFO madoguchi.test: webhook event processed event_type=follow resident=7"
+    )
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)

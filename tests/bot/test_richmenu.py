@@ -15,10 +15,9 @@ from flask import Flask
 from linebot.v3.messaging import RichMenuRequest
 from PIL import Image
 
-from bot import richmenu
 from bot.config import LineSettings
 from bot.line_api import LineApiError, LineGateway
-from bot.messages import MAIN_MENU
+from bot.menu import MAIN_MENU
 from bot.postback import decode
 from bot.richmenu import (
     HEIGHT,
@@ -34,6 +33,7 @@ from bot.richmenu import (
     find_japanese_font,
     render_rich_menu_image,
 )
+from bot.richmenu import image as richmenu_image
 from simulator.server import RunningPlatform
 from simulator.validation import validate_request
 from tests.support import ACCESS_TOKEN
@@ -118,7 +118,7 @@ def test_default_tiles_follow_the_main_menu(tiles: tuple[MenuTile, ...]) -> None
     assert [tile.action for tile in tiles] == [entry.action for entry in MAIN_MENU]
     assert [tile.label for tile in tiles] == ["アンケート", "相談", "クーポン", "お知らせ"]
     assert [tile.subtitle for tile in tiles] == ["Surveys", "Consultation", "Coupons", "News"]
-    assert {tile.pictogram for tile in tiles} <= richmenu.PICTOGRAMS.keys()
+    assert {tile.pictogram for tile in tiles} <= richmenu_image.PICTOGRAMS.keys()
 
 
 def test_tile_colours_have_accessible_contrast_with_white_text() -> None:
@@ -159,9 +159,9 @@ def test_areas_differ_and_show_pictogram_and_labels(picture: Image.Image) -> Non
 
 
 def test_labels_are_drawn_with_japanese_glyphs(tiles: tuple[MenuTile, ...]) -> None:
-    font = richmenu._load_font(find_japanese_font("アンケート相談クーポンお知らせ"), 100)
+    font = richmenu_image._load_font(find_japanese_font("アンケート相談クーポンお知らせ"), 100)
     for tile in tiles:
-        assert richmenu._missing_glyphs(font, tile.label) == []
+        assert richmenu_image._missing_glyphs(font, tile.label) == []
         assert font.getmask(tile.label).getbbox() is not None
 
 
@@ -180,10 +180,10 @@ def test_a_missing_font_file_names_the_package_to_install() -> None:
 
 
 def test_no_japanese_font_on_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(richmenu, "font_candidates", lambda: ["/nonexistent/ipaexg.ttf"])
+    monkeypatch.setattr(richmenu_image, "font_candidates", lambda: ["/nonexistent/ipaexg.ttf"])
     with pytest.raises(RichMenuError, match="fonts-ipaexfont-gothic"):
         render_rich_menu_image(["アンケート"])
-    monkeypatch.setattr(richmenu, "font_candidates", list)
+    monkeypatch.setattr(richmenu_image, "font_candidates", list)
     with pytest.raises(RichMenuError, match="no font files found"):
         render_rich_menu_image(["アンケート"])
 
@@ -192,10 +192,10 @@ def test_font_lookup_survives_a_broken_fontconfig(monkeypatch: pytest.MonkeyPatc
     def hang(*args: object, **kwargs: object) -> None:
         raise subprocess.TimeoutExpired("fc-match", 5)
 
-    monkeypatch.setattr(richmenu.subprocess, "run", hang)
-    assert richmenu.font_candidates() == list(richmenu.KNOWN_FONT_PATHS)
-    monkeypatch.setattr(richmenu.shutil, "which", lambda name: None)
-    assert richmenu.font_candidates() == list(richmenu.KNOWN_FONT_PATHS)
+    monkeypatch.setattr(richmenu_image.subprocess, "run", hang)
+    assert richmenu_image.font_candidates() == list(richmenu_image.KNOWN_FONT_PATHS)
+    monkeypatch.setattr(richmenu_image.shutil, "which", lambda name: None)
+    assert richmenu_image.font_candidates() == list(richmenu_image.KNOWN_FONT_PATHS)
 
 
 def test_render_refuses_bad_shapes() -> None:
@@ -455,7 +455,7 @@ def test_a_new_design_replaces_and_deletes_the_old_one(
 def test_deploy_without_a_japanese_font_calls_no_api(
     gateway: LineGateway, platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(richmenu, "font_candidates", list)
+    monkeypatch.setattr(richmenu_image, "font_candidates", list)
     with pytest.raises(RichMenuError, match="fonts-ipaexfont-gothic"):
         deploy_default_rich_menu(gateway)
     with pytest.raises(RichMenuError, match="RICHMENU_FONT"):

@@ -31,15 +31,6 @@ def serve(app: Flask) -> Iterator[ServedApp]:
         yield served
 
 
-def install_chat_page(app: Flask) -> Flask:
-    """Register the resident chat page unless ``create_app`` already did (development only)."""
-    from simulator import chat
-
-    if chat.bp.name not in app.blueprints:
-        app.register_blueprint(chat.bp)
-    return app
-
-
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page screenshot as ``tests/artifacts/<name>.png`` and return its path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

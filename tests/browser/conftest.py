@@ -33,12 +33,12 @@ from sqlalchemy import delete
 
 import models
 from bot import create_app
-from bot.cli import upgrade_database
-from simulator.chat import transcripts
+from bot.migrate import upgrade_database
+from simulator import chat
 from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
-from tests.browser import install_chat_page, screenshot, serve
+from tests.browser import screenshot, serve
 from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, app_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -103,7 +103,7 @@ def _live(
     app = create_app(
         app_settings(database_url, platform.url, MADOGUCHI_ENV="development", USING_SIMULATOR=True)
     )
-    install_chat_page(app)
+    chat.install(app)
     with serve(app) as server:
         line_webhook.webhook_url = f"{server.url}/callback"
         yield _Live(app, server)
@@ -119,7 +119,7 @@ def live_app(_live: _Live, platform: RunningPlatform) -> Iterator[Flask]:
         for table in reversed(models.Base.metadata.sorted_tables):
             session.execute(delete(table))
     platform.state.reset()
-    transcripts(_live.app).clear()
+    chat.transcripts(_live.app).clear()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from simulator import chat
 from simulator.server import RunningPlatform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
-from tests.browser import install_chat_page, serve
+from tests.browser import serve
 from tests.simulator.conftest import RecordingBot
 
 STATIC = Path(chat.__file__).parent / "static" / "simulator"
@@ -63,7 +63,7 @@ class ChatApi:
 @pytest.fixture
 def chat_app(make_app: Callable[..., Flask]) -> Flask:
     """The app in development mode on the simulator, with the chat page."""
-    return install_chat_page(make_app(MADOGUCHI_ENV="development", USING_SIMULATOR=True))
+    return chat.install(make_app(MADOGUCHI_ENV="development", USING_SIMULATOR=True))
 
 
 @pytest.fixture
@@ -98,13 +98,20 @@ def texts(items: list[dict[str, Any]]) -> list[str]:
 # Refused outside development and without the simulator ---------------------------------------
 
 
+@pytest.mark.parametrize("mode", ["development", "production"])
+def test_create_app_does_not_mount_the_page(make_app: Callable[..., Flask], mode: str) -> None:
+    app = make_app(MADOGUCHI_ENV=mode, USING_SIMULATOR=True)
+    assert chat.bp.name not in app.blueprints
+    assert app.test_client().get("/simulator").status_code == 404
+
+
 @pytest.mark.parametrize(
     "path", ["/simulator", "/simulator/api/residents", "/simulator/static/simulator/chat.js"]
 )
 def test_everything_is_404_in_production_even_if_registered(
     make_app: Callable[..., Flask], path: str
 ) -> None:
-    app = install_chat_page(make_app(MADOGUCHI_ENV="production", USING_SIMULATOR=True))
+    app = chat.install(make_app(MADOGUCHI_ENV="production", USING_SIMULATOR=True))
     client = app.test_client()
     with client.get(path) as answer:
         assert answer.status_code == 404
@@ -115,7 +122,7 @@ def test_everything_is_404_in_production_even_if_registered(
 def test_without_the_simulator_the_page_explains_the_404(
     make_app: Callable[..., Flask], platform: RunningPlatform
 ) -> None:
-    app = install_chat_page(make_app(MADOGUCHI_ENV="development"))  # LINE credentials given
+    app = chat.install(make_app(MADOGUCHI_ENV="development"))  # LINE credentials given
     assert not app.config.get("USING_SIMULATOR")
     client = app.test_client()
     for path in ("/simulator", "/simulator/api/residents"):
@@ -296,7 +303,7 @@ def test_a_bot_that_fails_the_webhook_is_reported(
 def test_an_unreachable_platform_is_502(make_app: Callable[..., Flask]) -> None:
     with serve(Flask("gone")) as server:
         url = server.url
-    app = install_chat_page(
+    app = chat.install(
         make_app(MADOGUCHI_ENV="development", USING_SIMULATOR=True, LINE_API_BASE_URL=url)
     )
     answer = app.test_client().get("/simulator/api/residents")
@@ -395,7 +402,7 @@ def test_posts_need_the_pages_csrf_token_when_protection_is_on(
 def test_posts_work_when_csrf_protection_is_off(
     make_app: Callable[..., Flask], platform: RunningPlatform
 ) -> None:
-    app = install_chat_page(
+    app = chat.install(
         make_app(MADOGUCHI_ENV="development", USING_SIMULATOR=True, WTF_CSRF_ENABLED=False)
     )
     client = app.test_client()
@@ -409,7 +416,7 @@ def test_the_page_works_in_an_app_without_flask_wtf(platform: RunningPlatform) -
         MADOGUCHI_ENV="development", USING_SIMULATOR=True, LINE_API_BASE_URL=platform.url
     )
     Babel(app)
-    app.register_blueprint(chat.bp)
+    chat.install(app)
     client = app.test_client()
     page = client.get("/simulator")
     assert page.status_code == 200
