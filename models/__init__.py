@@ -3,7 +3,13 @@
 from models.base import Base
 from models.conversations import Conversation, ConversationStatus
 from models.outbound import OutboundMessage, OutboundStatus
-from models.residents import FollowState, FriendshipChange, FriendshipEvent, Resident
+from models.residents import (
+    FollowState,
+    FriendshipChange,
+    FriendshipEvent,
+    Resident,
+    ResidentAttribute,
+)
 from models.staff import AuditEntry, Role, Staff, StaffRole
 from models.webhook_events import WebhookEvent
 
@@ -18,6 +24,7 @@ __all__ = [
     "OutboundMessage",
     "OutboundStatus",
     "Resident",
+    "ResidentAttribute",
     "Role",
     "Staff",
     "StaffRole",
