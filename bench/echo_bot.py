@@ -61,8 +61,8 @@ _DEDUPE = text(
 )
 _LOCK_RESIDENT = text("SELECT * FROM residents WHERE line_user_id = :user_id FOR UPDATE")
 _NEW_RESIDENT = text(
-    "INSERT INTO residents (line_user_id, language, follow_state, attributes, refollow_count, "
-    "created_at, updated_at) VALUES (:user_id, 'ja', 'unknown', '{}', 0, now(), now()) "
+    "INSERT INTO residents (line_user_id, language, follow_state, refollow_count, "
+    "created_at, updated_at) VALUES (:user_id, 'ja', 'unknown', 0, now(), now()) "
     "ON CONFLICT (line_user_id) DO NOTHING"
 )
 

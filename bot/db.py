@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Database:
@@ -113,6 +113,8 @@ def get_db() -> Database:
     return db
 
 
+_Model = TypeVar("_Model", bound=DeclarativeBase)
+
 #: Dialect-specific INSERTs that support ON CONFLICT.
 _UPSERT_INSERTS: dict[str, Callable[..., Any]] = {
     "postgresql": postgresql.insert,
@@ -147,3 +149,39 @@ def insert_ignore(
     )
     # A Core statement on the session's connection: none of the ORM's execution steps.
     return session.connection().execute(statement, values).first() is not None
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, model: type[Any], conflict_columns: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    """The ORM ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` for a model, built once."""
+    if dialect not in _UPSERT_INSERTS:  # pragma: no cover - only SQLite and PostgreSQL
+        raise NotImplementedError(dialect)
+    insert = _UPSERT_INSERTS[dialect](model)
+    updated = {name: insert.excluded[name] for name in columns if name not in conflict_columns}
+    return (
+        insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updated)
+        .returning(model)
+        # An object of this row already in the session takes the stored values.
+        .execution_options(populate_existing=True)
+    )
+
+
+def upsert(
+    session: Session, model: type[_Model], values: dict[str, Any], conflict_columns: list[str]
+) -> _Model:
+    """``INSERT ... ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL: insert or overwrite.
+
+    Atomic on both: a concurrent writer of the same key waits for this one and then
+    overwrites it (last write wins), where a read-then-insert would fail on the key.
+
+    :param values: the row; every column given that is not a conflict column is updated.
+    :param conflict_columns: the primary key or unique columns that identify the row.
+    :return: the stored object (the session's own, refreshed, if it had one).
+    """
+    statement = _upsert_statement(
+        session.get_bind().dialect.name, model, tuple(conflict_columns), tuple(values)
+    )
+    stored: _Model = session.scalars(statement, values).one()
+    return stored

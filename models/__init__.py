@@ -11,7 +11,13 @@ import pkgutil
 from models.base import Base
 from models.dialogs import Dialog, DialogStatus
 from models.outbound import OutboundMessage, OutboundStatus
-from models.residents import FollowState, FriendshipChange, FriendshipEvent, Resident
+from models.residents import (
+    FollowState,
+    FriendshipChange,
+    FriendshipEvent,
+    Resident,
+    ResidentAttribute,
+)
 from models.staff import AuditEntry, Role, Staff, StaffRole
 from models.webhook_events import WebhookEvent
 
@@ -26,6 +32,7 @@ __all__ = [
     "OutboundMessage",
     "OutboundStatus",
     "Resident",
+    "ResidentAttribute",
     "Role",
     "Staff",
     "StaffRole",

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from bot.console import NavItem, console_blueprint, register_nav
 from bot.console.audit import record
@@ -76,7 +77,8 @@ def residents() -> str:
     """Residents, searchable; names only for roles that need them."""
     show_names = current_user.can(Permission.RESIDENT_NAMES)
     text = request.args.get("q", "").strip()[:MAX_QUERY]
-    query = select(Resident).order_by(Resident.id.desc())
+    # The page's attributes in one more query, not one per resident.
+    query = select(Resident).options(selectinload(Resident.attributes)).order_by(Resident.id.desc())
     if text:
         case_id = text.lstrip("#").lstrip("0") or "0"
         conditions = [Resident.id == int(case_id)] if case_id.isdigit() else []

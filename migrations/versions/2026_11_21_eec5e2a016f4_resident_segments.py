@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("residents", schema=None) as batch_op:
-        batch_op.drop_column("attributes")
+    # Not in batch mode: SQLite's native DROP COLUMN keeps the table, where batch mode's
+    # copy-and-drop would cascade-delete every row that references a resident.
+    op.drop_column("residents", "attributes")

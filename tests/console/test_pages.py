@@ -12,13 +12,15 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from bot.attributes import set_attribute
 from bot.console import CONTENT_SECURITY_POLICY
 from bot.residents import lock_resident, record_follow, record_unfollow
 from models import AuditEntry, Resident, Role, Staff
 from models.base import utcnow
 from tests.console.conftest import StaffFactory, post_form, sign_in
+from tests.factories import ResidentFactory
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -112,12 +114,44 @@ def test_residents_list_shows_state_language_and_segments(
     resident_id = add_resident(app, "x", blocked=True)
     with app.extensions["db"].unit_of_work() as session:
         resident = session.get_one(Resident, resident_id)
-        resident.attributes = {"municipality": "前橋市", "note": SCRIPT}
+        set_attribute(session, resident, "municipality", "前橋市")
+        set_attribute(session, resident, "note", SCRIPT)
     signed_in(Role.EDITOR)
     html = client.get("/admin/residents").get_data(as_text=True)
     assert "municipality: 前橋市" in html
     assert "ブロック" in html
     assert SCRIPT not in html
+
+
+def test_residents_list_loads_segments_without_a_query_per_resident(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., Staff],
+    create_resident: ResidentFactory,
+) -> None:
+    signed_in(Role.EDITOR)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def page_queries() -> int:
+        statements.clear()
+        event.listen(app.extensions["db"].engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/admin/residents").status_code == 200
+        finally:
+            event.remove(app.extensions["db"].engine, "before_cursor_execute", count)
+        return len(statements)
+
+    create_resident(attributes={"municipality": "10201", "age_band": "30-39"})
+    few = page_queries()
+    for n in range(10):
+        create_resident(attributes={"municipality": f"1020{n}"})
+    assert page_queries() == few
+    html = client.get("/admin/residents").get_data(as_text=True)
+    assert html.count("municipality: 1020") == 11
+    assert "age_band: 30-39" in html
 
 
 def test_residents_are_pseudonymised_unless_names_are_needed(
