@@ -40,7 +40,7 @@ def test_downgrade_to_base_and_back(tmp_path: object) -> None:
 
 
 #: The revision before resident attributes became rows, and the one that made them rows.
-JSON_REVISION, ROWS_REVISION = "eec5e2a016f4", "98802fe20dd3"
+JSON_REVISION, ROWS_REVISION = "2687d0007db4", "98802fe20dd3"
 
 
 @pytest.fixture
