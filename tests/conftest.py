@@ -7,8 +7,9 @@ emptied after each test. LINE is the project's fake platform over real HTTP.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,9 +20,11 @@ from sqlalchemy import create_engine, delete, text
 
 import models
 from bot import FEATURES, create_app
+from bot.attributes import set_attribute
 from bot.db import Database
 from bot.dialog import DialogEngine, Flow
 from bot.migrate import upgrade_database
+from bot.residents import lock_resident
 from models import Dialog, DialogStatus
 from models import Resident as ResidentRow
 from models.base import utcnow
@@ -158,17 +161,23 @@ def resident(resident_factory: Callable[..., Resident]) -> Resident:
     return resident_factory()
 
 
-@pytest.fixture
-def resident_row(db: Database) -> Callable[..., ResidentRow]:
-    """Insert a resident row directly: ``resident_row(language="en", display_name=...)``."""
-    counter = iter(range(1, 1_000_000))
+ResidentRowFactory = Callable[..., ResidentRow]
 
-    def make(**values: Any) -> ResidentRow:
-        values.setdefault("line_user_id", f"U{next(counter):032x}")
+
+@pytest.fixture
+def resident_row(db: Database) -> ResidentRowFactory:
+    """Store a resident without LINE events: ``resident_row(attributes={"age_band": "30-39"},
+    display_name=..., language=...)`` returns the row (with its id)."""
+    numbers = itertools.count(1)
+
+    def make(*, attributes: Mapping[str, str] | None = None, **values: Any) -> ResidentRow:
         with db.unit_of_work() as session:
-            row = ResidentRow(**values)
-            session.add(row)
-        return row
+            resident = lock_resident(session, values.pop("line_user_id", f"U{next(numbers):032x}"))
+            for name, value in values.items():
+                setattr(resident, name, value)
+            for name, value in (attributes or {}).items():
+                set_attribute(session, resident, name, value)
+        return resident
 
     return make
 

@@ -19,7 +19,7 @@ from bot.attributes import (
 )
 from bot.db import Database
 from models import Resident, ResidentAttribute
-from tests.factories import ResidentFactory
+from tests.conftest import ResidentRowFactory
 
 
 def attributes_of(db: Database, resident_id: int) -> dict[str, str]:
@@ -32,8 +32,8 @@ def segment(db: Database, conditions: dict[str, Any]) -> set[int]:
         return set(session.scalars(select_segment(conditions)))
 
 
-def test_set_update_and_delete(db: Database, create_resident: ResidentFactory) -> None:
-    resident_id = create_resident()
+def test_set_update_and_delete(db: Database, resident_row: ResidentRowFactory) -> None:
+    resident_id = resident_row().id
     assert attributes_of(db, resident_id) == {}
     with db.unit_of_work() as session:
         resident = session.get_one(Resident, resident_id)
@@ -51,11 +51,11 @@ def test_set_update_and_delete(db: Database, create_resident: ResidentFactory) -
 
 
 def test_two_changes_in_one_unit_of_work_are_both_kept(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
     """The JSON column lost in-place edits; rows keep every change, and a list loaded in
     the same session follows them."""
-    resident_id = create_resident(attributes={"municipality": "10201", "note": "old"})
+    resident_id = resident_row(attributes={"municipality": "10201", "note": "old"}).id
     with db.unit_of_work() as session:
         resident = session.scalars(
             select(Resident)
@@ -77,13 +77,13 @@ def test_two_changes_in_one_unit_of_work_are_both_kept(
 
 
 def test_segments_and_across_names_or_within_a_name(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
-    a = create_resident(attributes={"municipality": "10201", "age_band": "30-39"})
-    b = create_resident(attributes={"municipality": "10202", "age_band": "40-49"})
-    c = create_resident(attributes={"municipality": "10201", "age_band": "40-49"})
-    create_resident(attributes={"municipality": "10203"})
-    create_resident()
+    a = resident_row(attributes={"municipality": "10201", "age_band": "30-39"}).id
+    b = resident_row(attributes={"municipality": "10202", "age_band": "40-49"}).id
+    c = resident_row(attributes={"municipality": "10201", "age_band": "40-49"}).id
+    resident_row(attributes={"municipality": "10203"}).id
+    resident_row().id
     assert segment(db, {"municipality": ["10201", "10202"]}) == {a, b, c}
     assert segment(db, {"municipality": ["10201", "10202"], "age_band": ["30-39"]}) == {a}
     assert segment(db, {"municipality": ["10201"], "age_band": ["30-39", "40-49"]}) == {a, c}
@@ -97,9 +97,9 @@ def test_segments_and_across_names_or_within_a_name(
         assert set(session.scalars(chosen)) == {b, c}
 
 
-def test_attributes_go_with_the_resident(db: Database, create_resident: ResidentFactory) -> None:
-    gone = create_resident(attributes={"municipality": "10201", "age_band": "30-39"})
-    kept = create_resident(attributes={"municipality": "10201"})
+def test_attributes_go_with_the_resident(db: Database, resident_row: ResidentRowFactory) -> None:
+    gone = resident_row(attributes={"municipality": "10201", "age_band": "30-39"}).id
+    kept = resident_row(attributes={"municipality": "10201"}).id
     with db.unit_of_work() as session:
         session.execute(delete(Resident).where(Resident.id == gone))
     with db.sessions() as session:
@@ -138,9 +138,9 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_bad_names_are_refused_and_change_nothing(
-    db: Database, create_resident: ResidentFactory, name: Any
+    db: Database, resident_row: ResidentRowFactory, name: Any
 ) -> None:
-    resident_id = create_resident(attributes={"municipality": "10201"})
+    resident_id = resident_row(attributes={"municipality": "10201"}).id
     with db.unit_of_work() as session:
         resident = session.get_one(Resident, resident_id)
         with pytest.raises(ValueError, match="attribute name"):
@@ -154,9 +154,9 @@ def test_bad_names_are_refused_and_change_nothing(
 
 @pytest.mark.parametrize("value", BAD_VALUES)
 def test_bad_values_are_refused_change_nothing_and_are_not_quoted(
-    db: Database, create_resident: ResidentFactory, value: Any
+    db: Database, resident_row: ResidentRowFactory, value: Any
 ) -> None:
-    resident_id = create_resident(attributes={"municipality": "10201"})
+    resident_id = resident_row(attributes={"municipality": "10201"}).id
     with db.unit_of_work() as session:
         resident = session.get_one(Resident, resident_id)
         with pytest.raises(ValueError, match="'municipality'") as refused:
@@ -169,10 +169,10 @@ def test_bad_values_are_refused_change_nothing_and_are_not_quoted(
 
 
 def test_the_longest_name_and_value_are_accepted(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
     name, value = "a" + "_9" * 19 + "z", "県" * 100
-    resident_id = create_resident(attributes={name: value})
+    resident_id = resident_row(attributes={name: value}).id
     assert attributes_of(db, resident_id) == {name: value}
     assert segment(db, {name: [value]}) == {resident_id}
 
@@ -204,10 +204,10 @@ def test_malformed_segments_are_refused(conditions: dict[str, Any], message: str
     ],
 )
 def test_the_schema_refuses_what_the_service_refuses(
-    db: Database, create_resident: ResidentFactory, name: str, value: str
+    db: Database, resident_row: ResidentRowFactory, name: str, value: str
 ) -> None:
     """Rows written around the service still obey the rules, on both databases."""
-    resident_id = create_resident()
+    resident_id = resident_row().id
     with pytest.raises((IntegrityError, DataError)), db.unit_of_work() as session:
         session.execute(
             insert(ResidentAttribute).values(resident_id=resident_id, name=name, value=value)
@@ -216,11 +216,11 @@ def test_the_schema_refuses_what_the_service_refuses(
 
 
 def test_concurrent_writers_of_one_attribute_last_write_wins(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
     """The second writer arrives while the first one's new row is not yet committed: it
     waits and overwrites (a read-then-insert would see no row and fail on the key)."""
-    resident_id = create_resident()
+    resident_id = resident_row().id
     first_wrote = threading.Event()
     errors: list[Exception] = []
 
@@ -248,9 +248,9 @@ def test_concurrent_writers_of_one_attribute_last_write_wins(
 
 
 def test_many_concurrent_writers_never_fail_or_duplicate(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
-    resident_id = create_resident()
+    resident_id = resident_row().id
     start = threading.Barrier(2)
     errors: list[Exception] = []
 
@@ -305,10 +305,10 @@ INDEX = "ix_resident_attributes_name_value"
 
 
 def test_segment_queries_look_up_the_name_value_index(
-    db: Database, create_resident: ResidentFactory
+    db: Database, resident_row: ResidentRowFactory
 ) -> None:
     for n in range(30):
-        create_resident(attributes={"municipality": f"1020{n % 5}", "age_band": f"{n % 7}0-"})
+        resident_row(attributes={"municipality": f"1020{n % 5}", "age_band": f"{n % 7}0-"}).id
     single = {"municipality": ["10201"]}
     assert _index_lookups(db, select_segment(single)) == 1
     double = {"municipality": ["10201", "10202"], "age_band": ["30-"]}

@@ -139,7 +139,9 @@ def test_the_plumbing_imports_no_feature() -> None:
                 if isinstance(node, ast.ImportFrom)
                 else []
             )
-            found += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in features]
+            found += [
+                f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in features
+            ]
     assert found == []
 
 

@@ -12,7 +12,6 @@ from werkzeug.test import TestResponse
 
 from bot.console.users import create_staff
 from models import Role, Staff
-from tests.factories import create_resident  # noqa: F401 - a fixture for this folder
 
 PASSWORD = "correct horse battery staple"
 _TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

@@ -19,8 +19,8 @@ from bot.console import CONTENT_SECURITY_POLICY
 from bot.residents import lock_resident, record_follow, record_unfollow
 from models import AuditEntry, Resident, Role, Staff
 from models.base import utcnow
+from tests.conftest import ResidentRowFactory
 from tests.console.conftest import StaffFactory, post_form, sign_in
-from tests.factories import ResidentFactory
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -127,7 +127,7 @@ def test_residents_list_loads_segments_without_a_query_per_resident(
     app: Flask,
     client: FlaskClient,
     signed_in: Callable[..., Staff],
-    create_resident: ResidentFactory,
+    resident_row: ResidentRowFactory,
 ) -> None:
     signed_in(Role.EDITOR)
     statements: list[str] = []
@@ -144,10 +144,10 @@ def test_residents_list_loads_segments_without_a_query_per_resident(
             event.remove(app.extensions["db"].engine, "before_cursor_execute", count)
         return len(statements)
 
-    create_resident(attributes={"municipality": "10201", "age_band": "30-39"})
+    resident_row(attributes={"municipality": "10201", "age_band": "30-39"}).id
     few = page_queries()
     for n in range(10):
-        create_resident(attributes={"municipality": f"1020{n}"})
+        resident_row(attributes={"municipality": f"1020{n}"}).id
     assert page_queries() == few
     html = client.get("/admin/residents").get_data(as_text=True)
     assert html.count("municipality: 1020") == 11

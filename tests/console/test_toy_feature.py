@@ -41,5 +41,3 @@ def test_a_feature_page_keeps_its_permission(
     facility = staff_factory(Role.FACILITY)
     assert sign_in(client, facility.email).status_code == 302
     assert client.get("/admin/toy/").status_code == 403
-
-
