@@ -31,7 +31,8 @@ from linebot.v3.messaging.exceptions import (
 )
 
 from simulator.server import RunningPlatform
-from simulator.state import PlatformState
+from simulator.state import CONTENT_TTL, PlatformState
+from tests.simulator.conftest import FakeClock
 
 HELLO = [TextMessage(text="こんにちは")]
 
@@ -502,3 +503,36 @@ def test_content_is_served_on_the_blob_path(blob: MessagingApiBlob, state: Platf
     assert bytes(blob.get_message_content("123456789012345678")) == b"\xff\xd8jpeg-bytes"
     with pytest.raises(NotFoundException):
         blob.get_message_content("999")
+
+
+def test_content_expires_like_lines(
+    blob: MessagingApiBlob, state: PlatformState, clock: FakeClock
+) -> None:
+    state.add_content("1", b"jpeg", "image/jpeg")
+    clock.advance(CONTENT_TTL - 1)
+    state.add_content("2", b"png", "image/png")
+    assert bytes(blob.get_message_content("1")) == b"jpeg"
+    clock.advance(1)
+    with pytest.raises(NotFoundException):
+        blob.get_message_content("1")
+    assert bytes(blob.get_message_content("2")) == b"png"
+    assert state.content("1") is None
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_content_is_served_with_its_type_and_with_or_without_a_length(
+    http: requests.Session, platform: RunningPlatform, state: PlatformState, streamed: bool
+) -> None:
+    data = bytes(range(256)) * 1000
+    state.add_content("42", data, "video/mp4", streamed=streamed)
+    answer = http.get(f"{platform.url}/v2/bot/message/42/content", timeout=5)
+    assert (answer.status_code, answer.content) == (200, data)
+    assert answer.headers["Content-Type"] == "video/mp4"
+    if streamed:
+        assert "Content-Length" not in answer.headers
+        assert answer.headers["Transfer-Encoding"] == "chunked"
+    else:
+        assert answer.headers["Content-Length"] == str(len(data))
+    assert http.get(f"{platform.url}/v2/bot/message/43/content", timeout=5).status_code == 404
+    unauthorized = requests.get(f"{platform.url}/v2/bot/message/42/content", timeout=5)
+    assert unauthorized.status_code == 401
