@@ -282,6 +282,23 @@ def bubble(filler: int = 0) -> dict[str, Any]:
     }
 
 
+PICKER = {"type": "datetimepicker", "label": "日付", "data": "v=1", "mode": "date"}
+
+
+def quick_reply_of(action: dict[str, Any]) -> dict[str, Any]:
+    item = {"type": "action", "action": action}
+    return {"type": "text", "text": "選んでください", "quickReply": {"items": [item]}}
+
+
+def flex_with_button(action: dict[str, Any]) -> dict[str, Any]:
+    footer = {
+        "type": "box",
+        "layout": "vertical",
+        "contents": [{"type": "button", "action": action}],
+    }
+    return {"type": "flex", "altText": "a", "contents": {**bubble(), "footer": footer}}
+
+
 def template(kind: str, actions: int) -> dict[str, Any]:
     action = {"type": "message", "label": "はい", "text": "はい"}
     return {
@@ -334,6 +351,37 @@ def template(kind: str, actions: int) -> dict[str, Any]:
                 ]
             },
             "messages[0].contents.contents",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({"type": "uri", "label": "開く", "uri": "javascript:x"})]},
+            "messages[0].quickReply.items[0].action.uri",
+        ),
+        (
+            "push",
+            {
+                "messages": [
+                    quick_reply_of(
+                        {"type": "uri", "label": "開く", "uri": "https://a/" + "a" * 991}
+                    )
+                ]
+            },
+            "messages[0].quickReply.items[0].action.uri",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({**PICKER, "initial": "2101-01-01"})]},
+            "messages[0].quickReply.items[0].action.initial",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({**PICKER, "mode": "time", "max": "9:00"})]},
+            "messages[0].quickReply.items[0].action.max",
+        ),
+        (
+            "push",
+            {"messages": [flex_with_button({"type": "camera", "label": "カメラ"})]},
+            "messages[0].contents.footer.contents[0].action.type",
         ),
         ("push", {"to": "someone", "messages": [text("a")]}, "to"),
         ("push", {"messages": None}, "messages"),
