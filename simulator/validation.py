@@ -3,7 +3,8 @@
 First the SDK's own request models (generated from LINE's OpenAPI spec), then LINE's
 documented limits that the models do not encode: message counts, text length in UTF-16
 code units, quick replies, template and Flex sizes, postback data, where actions may be, URI
-schemes, datetime picker values, recipients, rich menu areas and images. Errors come back as LINE's ``details`` list (``property`` + ``message``).
+schemes, datetime picker values, recipients, rich menu areas and images. Errors come back
+as LINE's ``details`` list (``property`` + ``message``).
 """
 
 from __future__ import annotations
