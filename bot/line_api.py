@@ -4,12 +4,15 @@ It owns the SDK clients (API and blob hosts, configurable for the simulator), a 
 every call, per-endpoint token buckets at LINE's rates, and retries with exponential backoff
 on 429 (rate limit), 5xx and timeouts. Pushes carry an ``X-Line-Retry-Key`` that the caller
 stores, so a retry can never double-send; a 409 for that key means LINE already accepted it.
+Media that residents send is downloaded from the blob host with a size limit enforced while
+it streams.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +49,12 @@ _RATE_LIMITED = "The API rate limit has been exceeded"
 #: LINE's limit on multicast recipients.
 MAX_MULTICAST = 500
 _INVALID_REPLY_TOKEN = "Invalid reply token"  # noqa: S105 - LINE's error text
+#: LINE's message ids are decimal digits (about 18 of them).
+_MESSAGE_ID = re.compile(r"[0-9]{1,32}")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+#: Bytes read at a time from a download, and at most from an error answer.
+_CHUNK_BYTES = 64 * 1024
+_ERROR_BODY_BYTES = 64 * 1024
 
 
 class LineApiError(Exception):
@@ -83,12 +92,48 @@ class Sent:
     data: Any = None
 
 
+@dataclass(frozen=True)
+class Content:
+    """Media a resident sent: its bytes and media type (``image/jpeg``, no parameters)."""
+
+    data: bytes
+    content_type: str
+
+
+class ContentTooLarge(Exception):
+    """The content is larger than the caller accepts; no more of it was downloaded.
+
+    :ivar limit: the caller's ``max_bytes``.
+    :ivar size: the size LINE declared (``Content-Length``), or ``None`` when the download
+        was stopped after ``limit + 1`` bytes.
+    """
+
+    def __init__(self, limit: int, size: int | None) -> None:
+        declared = f" ({size:,} bytes declared)" if size is not None else ""
+        super().__init__(f"content over the {limit:,}-byte limit{declared}")
+        self.limit = limit
+        self.size = size
+
+
 @dataclass
 class _Attempts:
     """What the attempts of one call saw (for the reply-token ambiguity)."""
 
     count: int = 0
     ambiguous: bool = False
+
+
+def _read_at_most(response: urllib3.BaseHTTPResponse, limit: int) -> tuple[bytes, bool]:
+    """Read up to ``limit`` bytes of a streamed body; also say whether it ended."""
+    chunks: list[bytes] = []
+    held = 0
+    while held < limit:
+        chunk = response.read(min(_CHUNK_BYTES, limit - held))
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        held += len(chunk)
+    return b"".join(chunks), False
 
 
 def _error_from(endpoint: str, exc: ApiException) -> LineApiError:
@@ -291,6 +336,82 @@ class LineGateway:
             body,
             x_line_retry_key=retry_key,
         )
+
+    def get_content(self, message_id: str, *, max_bytes: int) -> Content:
+        """Download the image, video, audio or file a resident sent (LINE deletes it later).
+
+        The size limit holds while the content streams: a ``Content-Length`` over it is
+        refused before reading, and at most ``max_bytes + 1`` bytes are ever held. A GET is
+        idempotent, so timeouts and 5xx are retried like any call (rate bucket ``content``,
+        LINE's default 2,000/s).
+
+        :param message_id: the message event's ``message.id`` (decimal digits).
+        :param max_bytes: the largest content accepted.
+        :return: the bytes and their media type.
+        :raises ValueError: a message id that is not digits, or ``max_bytes`` below 1
+            (nothing is sent).
+        :raises ContentTooLarge: the content is larger than ``max_bytes``.
+        :raises LineApiError: LINE refused (404: unknown or deleted content) or never answered.
+        """
+        if not _MESSAGE_ID.fullmatch(message_id):
+            raise ValueError("a LINE message id is decimal digits")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        path = f"/v2/bot/message/{message_id}/content"
+        found = self.call("content", self._download, path, max_bytes).data
+        if isinstance(found, ContentTooLarge):
+            raise found
+        content: Content = found
+        return content
+
+    def _download(self, path: str, max_bytes: int, *, _request_timeout: float) -> ApiResponse:
+        """GET ``path`` from the blob host, holding at most ``max_bytes + 1`` bytes of it.
+
+        Not the SDK's ``MessagingApiBlob.get_message_content``, nor its ``call_api`` with
+        ``_preload_content=False``: both read the whole body into memory (``call_api`` puts
+        it in ``ApiResponse.raw_data``), so neither can bound a download. The request goes
+        through the SDK client's own urllib3 pool instead: the same configured host, TLS,
+        proxy and pool, the same bearer token, and the pool's ``retries=False``.
+
+        A body over the limit comes back as a ``ContentTooLarge`` in ``data``, not raised,
+        so that the retry loop sees what it is: an answered call, not to be tried again.
+
+        :raises ApiException: LINE answered with an error (as the SDK raises it).
+        """
+        client = self.blob.api_client
+        response = client.rest_client.pool_manager.request(
+            "GET",
+            client.configuration.host + path,
+            headers={"Authorization": f"Bearer {self.settings.access_token}"},
+            preload_content=False,
+            timeout=urllib3.Timeout(total=_request_timeout),
+        )
+        finished = False
+        try:
+            if not 200 <= response.status <= 299:
+                error = ApiException(status=response.status, reason=response.reason)
+                error.body = response.read(_ERROR_BODY_BYTES).decode("utf-8", "replace")
+                error.headers = response.headers
+                raise error
+            declared = response.headers.get("Content-Length", "").strip()
+            size = int(declared) if _DIGITS.fullmatch(declared) else None
+            data: Content | ContentTooLarge
+            if size is not None and size > max_bytes:
+                data = ContentTooLarge(max_bytes, size)
+            else:
+                body, finished = _read_at_most(response, max_bytes + 1)
+                if len(body) > max_bytes:
+                    data = ContentTooLarge(max_bytes, None)
+                else:
+                    kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+                    data = Content(body, kind.lower() or "application/octet-stream")
+            return ApiResponse(
+                status_code=response.status, headers=response.headers, data=data, raw_data=None
+            )
+        finally:
+            if not finished:
+                response.close()  # the rest is not wanted: drop the connection, not drain it
+            response.release_conn()
 
     def get_profile(self, line_user_id: str) -> Any:
         """The resident's LINE profile (display name, language, picture)."""

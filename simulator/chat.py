@@ -2,9 +2,9 @@
 
 This module owns the development-only page where a person plays one or more residents
 through the fake LINE platform (add friend, type, tap buttons, pickers and the rich menu,
-block), and the small JSON API under ``/simulator/api/`` that the page's script calls. The
-API proxies, server-side, to the platform's ``/_simulator/`` control API (another port, so
-the browser never talks to it) and validates input first.
+send a photo, block), and the small JSON API under ``/simulator/api/`` that the page's
+script calls. The API proxies, server-side, to the platform's ``/_simulator/`` control API
+(another port, so the browser never talks to it) and validates input first.
 
 The platform only knows what the bot sent. What the residents did (their texts, taps, follow
 and block) is kept here, per app and in memory like the platform's own state, and merged
@@ -17,6 +17,9 @@ app runs in development mode with the embedded simulator.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import logging
 import re
 import threading
@@ -39,6 +42,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, gettext
+from PIL import Image, UnidentifiedImageError
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,10 @@ READ_TIMEOUT = 5.0
 ACTION_TIMEOUT = 30.0
 #: Largest rich menu image relayed (the platform accepts at most 1 MB).
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
+#: Largest photo a resident may send from the page (LINE's own limit for image messages).
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+#: Photo formats the page sends, by media type (what the camera and photo library give).
+PHOTO_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 #: Resident actions remembered per resident; older ones are forgotten first.
 MAX_ACTIONS = 1000
 
@@ -414,6 +422,42 @@ def send_postback(user_id: str) -> Response:
     if params is not None:
         item["params"] = params
     transcripts().add(user_id, after, item)
+    return _bot_answer(answer)
+
+
+def _photo(body: dict[str, Any]) -> tuple[str, bytes]:
+    """The photo in ``{contentType, data}`` (Base64): its type and bytes, checked."""
+    content_type = body.get("contentType")
+    if content_type not in PHOTO_FORMATS:
+        raise ChatError(400, "contentType must be image/jpeg or image/png.")
+    try:
+        data = base64.b64decode(str(body.get("data", "")), validate=True)
+    except binascii.Error as error:
+        raise ChatError(400, "data must be the photo in Base64.") from error
+    if not data or len(data) > MAX_PHOTO_BYTES:
+        raise ChatError(400, f"A photo is 1 byte to {MAX_PHOTO_BYTES:,} bytes.")
+    try:
+        with Image.open(io.BytesIO(data), formats=[PHOTO_FORMATS[content_type]]) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ChatError(400, f"data is not a {content_type} image.") from error
+    return content_type, data
+
+
+@bp.post("/api/residents/<user_id>/image")
+def send_image(user_id: str) -> Response:
+    """The resident sends a photo (camera or photo library): ``{contentType, data}``.
+
+    The bot receives an image message whose content the fake platform serves.
+    """
+    user_id = _resident_id(user_id)
+    if (request.content_length or 0) > MAX_PHOTO_BYTES * 4 // 3 + 1024:
+        raise ChatError(413, f"A photo is at most {MAX_PHOTO_BYTES:,} bytes.")
+    content_type, data = _photo(_body())
+    after = _delivery_count(user_id)
+    media = {"type": "image", "contentType": content_type, "data": base64.b64encode(data).decode()}
+    answer = _platform("POST", f"/users/{user_id}/media", body=media, timeout=ACTION_TIMEOUT)
+    transcripts().add(user_id, after, {"from": "resident", "kind": "image"})
     return _bot_answer(answer)
 
 

@@ -102,14 +102,19 @@ def _event(
     return event
 
 
+#: Message types whose webhook message carries a ``quoteToken`` (audio, file, location do not).
+_QUOTABLE = frozenset({"text", "image", "video", "sticker"})
+#: Message types whose content the platform serves (``GET .../content``).
+MEDIA_TYPES = ("image", "video", "audio", "file")
+
+
 def _message(message_type: str, message_id: str | None = None, **fields: Any) -> dict[str, Any]:
-    """Returns a message object with the id and quote token LINE gives every message."""
-    return {
-        "id": message_id or new_message_id(),
-        "type": message_type,
-        "quoteToken": new_quote_token(),
-        **fields,
-    }
+    """Returns a message object with the id (and quote token) LINE gives the message type."""
+    message: dict[str, Any] = {"id": message_id or new_message_id(), "type": message_type}
+    if message_type in _QUOTABLE:
+        message["quoteToken"] = new_quote_token()
+    message.update(fields)
+    return message
 
 
 def text_event(
@@ -120,11 +125,78 @@ def text_event(
     return _event("message", user_id, options, reply_token=reply_token, message=message)
 
 
+def line_provider() -> dict[str, str]:
+    """Returns the ``contentProvider`` of media kept on LINE (served by ``.../content``)."""
+    return {"type": "line"}
+
+
+def external_provider(original_url: str, preview_url: str | None = None) -> dict[str, str]:
+    """Returns the ``contentProvider`` of media sent from another service (not on LINE).
+
+    LINE keeps no content for it: ``GET .../content`` cannot serve it.
+    """
+    provider = {"type": "external", "originalContentUrl": original_url}
+    if preview_url is not None:
+        provider["previewImageUrl"] = preview_url
+    return provider
+
+
 def image_event(
-    user_id: str, message_id: str, *, reply_token: str, **options: Unpack[EventOptions]
+    user_id: str,
+    message_id: str,
+    *,
+    reply_token: str,
+    provider: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
 ) -> Event:
     """Returns a message event for an image the user sent (content served by the platform)."""
-    message = _message("image", message_id, contentProvider={"type": "line"})
+    message = _message("image", message_id, contentProvider=provider or line_provider())
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
+
+
+def video_event(
+    user_id: str,
+    message_id: str,
+    duration_ms: int,
+    *,
+    reply_token: str,
+    provider: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
+) -> Event:
+    """Returns a message event for a video the user sent (``duration`` in milliseconds)."""
+    message = _message(
+        "video", message_id, duration=duration_ms, contentProvider=provider or line_provider()
+    )
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
+
+
+def audio_event(
+    user_id: str,
+    message_id: str,
+    duration_ms: int,
+    *,
+    reply_token: str,
+    provider: dict[str, str] | None = None,
+    **options: Unpack[EventOptions],
+) -> Event:
+    """Returns a message event for a voice message the user sent (no quote token)."""
+    message = _message(
+        "audio", message_id, duration=duration_ms, contentProvider=provider or line_provider()
+    )
+    return _event("message", user_id, options, reply_token=reply_token, message=message)
+
+
+def file_event(
+    user_id: str,
+    message_id: str,
+    file_name: str,
+    file_size: int,
+    *,
+    reply_token: str,
+    **options: Unpack[EventOptions],
+) -> Event:
+    """Returns a message event for a file the user sent (always kept on LINE; no quote token)."""
+    message = _message("file", message_id, fileName=file_name, fileSize=file_size)
     return _event("message", user_id, options, reply_token=reply_token, message=message)
 
 

@@ -11,6 +11,7 @@ token and shares no path with the Messaging API. State lives in
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import logging
@@ -22,12 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import requests
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from simulator.events import external_provider
 from simulator.state import (
     RATE_LIMITED,
     RETRY_KEY_ENDPOINTS,
@@ -38,9 +40,7 @@ from simulator.state import (
     SimUser,
 )
 from simulator.validation import check_rich_menu_image, validate_request
-
-if TYPE_CHECKING:
-    from simulator.webhooks import WebhookSender
+from simulator.webhooks import WebhookSender, check_media
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ _T = TypeVar("_T")
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_RICH_MENU_IMAGE_BYTES = 1024 * 1024
 RICH_MENU_IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
+#: Largest media a simulated resident may send through the control API, and its JSON body.
+MAX_MEDIA_BYTES = 10 * 1024 * 1024
+MAX_MEDIA_BODY_BYTES = MAX_MEDIA_BYTES * 4 // 3 + 64 * 1024
+#: Bytes per chunk of content served without Content-Length.
+_STREAM_PIECE = 64 * 1024
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -201,8 +206,14 @@ class _MessagingApi:
         return _json(202, {})
 
     def content(self, call: _Call, message_id: str) -> Response:
-        """Serves media a user sent."""
-        return _blob(self.state.content(message_id))
+        """Serves media a user sent, with its type; 404 when unknown, external or expired."""
+        stored = _found(self.state.content(message_id))
+        if not stored.streamed:
+            return Response(stored.data, 200, content_type=stored.content_type)
+        data = stored.data
+        pieces = (data[i : i + _STREAM_PIECE] for i in range(0, len(data), _STREAM_PIECE))
+        # A generator has no length: werkzeug answers with chunked transfer encoding.
+        return Response(pieces, 200, content_type=stored.content_type)
 
     # Rich menus
 
@@ -442,6 +453,34 @@ def _control_body() -> dict[str, Any]:
     return body
 
 
+def _media_json(body: dict[str, Any]) -> dict[str, Any]:
+    """The control API's media JSON as :meth:`WebhookSender.media` arguments, checked.
+
+    :raises ValueError: bad Base64, oversized or inconsistent media.
+    """
+    external = body.get("external")
+    provider = None
+    if external is not None:
+        if not isinstance(external, dict):
+            raise ValueError("external must be an object")
+        preview = external.get("previewImageUrl")
+        provider = external_provider(
+            str(external["originalContentUrl"]), None if preview is None else str(preview)
+        )
+    media: dict[str, Any] = {
+        "kind": str(body.get("type")),
+        "data": base64.b64decode(str(body.get("data", "")), validate=True),
+        "content_type": str(body.get("contentType", "")),
+        "duration_ms": body.get("durationMs"),
+        "file_name": body.get("fileName"),
+        "external": provider,
+    }
+    if len(media["data"]) > MAX_MEDIA_BYTES:
+        raise ValueError(f"media is at most {MAX_MEDIA_BYTES:,} bytes here")
+    check_media(**media)
+    return {**media, "streamed": bool(body.get("streamed", False))}
+
+
 def _control_blueprint(state: PlatformState, webhook: WebhookSender | None) -> Blueprint:
     """Returns the JSON API that plays residents and inspects the platform."""
     control = Blueprint("simulator", __name__, url_prefix="/_simulator")
@@ -516,6 +555,19 @@ def _control_blueprint(state: PlatformState, webhook: WebhookSender | None) -> B
         if not isinstance(data, str) or not (params is None or isinstance(params, dict)):
             raise PlatformError(400, "data (a string) is required; params must be an object")
         return to_bot(user_id, lambda sender: sender.postback(user_id, data, params))
+
+    @control.post("/users/<user_id>/media")
+    def media(user_id: str) -> Response:
+        """The resident sends media: ``{type, contentType, data (Base64), durationMs?,
+        fileName?, external?: {originalContentUrl, previewImageUrl?}, streamed?}``."""
+        if (request.content_length or 0) > MAX_MEDIA_BODY_BYTES:
+            _discard_body()
+            raise PlatformError(413, f"Media is at most {MAX_MEDIA_BYTES:,} bytes here")
+        try:
+            sent = _media_json(_control_body())
+        except (ValueError, TypeError, KeyError) as error:
+            raise PlatformError(400, f"Invalid media: {error}") from error
+        return to_bot(user_id, lambda sender: sender.media(user_id, **sent))
 
     @control.get("/users/<user_id>/deliveries")
     def deliveries(user_id: str) -> Response:

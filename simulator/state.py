@@ -3,7 +3,8 @@
 Owns everything the fake platform remembers: simulated residents (LINE users) and their
 friendship, reply tokens, every message delivered, the log of API calls, injected faults,
 per-endpoint token buckets, accepted retry keys, rich menus (images, default, aliases, links),
-loading-animation calls and user-sent content. One lock guards it all, so every public method
+loading-animation calls and user-sent content (kept for ``CONTENT_TTL``, then gone as on
+LINE). One lock guards it all, so every public method
 is thread-safe. Refusals the LINE Platform would answer are raised as :class:`PlatformError`
 carrying LINE's status code and error body.
 """
@@ -66,6 +67,9 @@ REPLY_TOKEN_TTL = 60.0
 #: A redelivered event's reply token never works later than this after the event.
 REDELIVERED_TOKEN_LIMIT = 20 * 60.0
 RETRY_KEY_TTL = 24 * _HOUR
+#: How long user-sent content can be downloaded. LINE deletes it "after a certain period"
+#: with no promise of how long; an hour here makes a bot that fetches late fail visibly.
+CONTENT_TTL = _HOUR
 
 #: Message types that come back with a ``quoteToken`` in ``sentMessages``.
 _QUOTABLE_TYPES = frozenset({"text", "textV2", "sticker", "image", "video"})
@@ -139,6 +143,17 @@ class Fault:
     body: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class StoredContent:
+    """Media a user sent, as ``GET /v2/bot/message/{id}/content`` serves it."""
+
+    data: bytes
+    content_type: str
+    #: Served in chunks without ``Content-Length``, as a streaming server may answer.
+    streamed: bool
+    stored_at: float
+
+
 @dataclass
 class _Bucket:
     rate: float
@@ -187,7 +202,7 @@ class _Data:
     default_rich_menu_id: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     loading_calls: list[tuple[str, int]] = field(default_factory=list)
-    contents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    contents: dict[str, StoredContent] = field(default_factory=dict)
 
 
 def _check_endpoint(endpoint: str) -> None:
@@ -532,12 +547,26 @@ class PlatformState:
         with self._lock:
             return list(self._data.loading_calls)
 
-    def add_content(self, message_id: str, data: bytes, content_type: str) -> None:
-        """Stores user-sent media, served by ``GET /v2/bot/message/{messageId}/content``."""
-        with self._lock:
-            self._data.contents[message_id] = (data, content_type)
+    def add_content(
+        self, message_id: str, data: bytes, content_type: str, *, streamed: bool = False
+    ) -> None:
+        """Stores user-sent media, served by ``GET /v2/bot/message/{messageId}/content``.
 
-    def content(self, message_id: str) -> tuple[bytes, str] | None:
-        """Returns user-sent media and its content type, or None."""
+        Content older than ``CONTENT_TTL`` is forgotten (and served as 404), as on LINE.
+        """
         with self._lock:
+            now = self._clock()
+            self._forget_old_content(now)
+            stored = StoredContent(data, content_type, streamed, now)
+            self._data.contents[message_id] = stored
+
+    def content(self, message_id: str) -> StoredContent | None:
+        """Returns user-sent media, or None when unknown or expired."""
+        with self._lock:
+            self._forget_old_content(self._clock())
             return self._data.contents.get(message_id)
+
+    def _forget_old_content(self, now: float) -> None:
+        contents = self._data.contents
+        for message_id in [m for m, c in contents.items() if now - c.stored_at >= CONTENT_TTL]:
+            del contents[message_id]

@@ -2,8 +2,9 @@
 
 First the SDK's own request models (generated from LINE's OpenAPI spec), then LINE's
 documented limits that the models do not encode: message counts, text length in UTF-16
-code units, quick replies, template and Flex sizes, postback data, recipients, rich menu
-areas and images. Errors come back as LINE's ``details`` list (``property`` + ``message``).
+code units, quick replies, template and Flex sizes, postback data, where actions may be, URI
+schemes, datetime picker values, recipients, rich menu areas and images. Errors come back
+as LINE's ``details`` list (``property`` + ``message``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,21 @@ MESSAGE_TYPES = frozenset(
 )
 #: Action types whose ``data`` is limited to 300 characters.
 _DATA_ACTIONS = frozenset({"postback", "datetimepicker", "richmenuswitch"})
+#: Action types LINE accepts only as quick-reply buttons.
+_QUICK_REPLY_ONLY = frozenset({"camera", "cameraRoll", "location"})
+_URI_SCHEMES = frozenset({"http", "https", "line", "tel"})
+#: Datetime picker value shapes and LINE's range, by mode.
+_PICKER_VALUES: Mapping[str, tuple[re.Pattern[str], str, str]] = MappingProxyType(
+    {
+        "date": (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "1900-01-01", "2100-12-31"),
+        "time": (re.compile(r"^\d{2}:\d{2}$"), "00:00", "23:59"),
+        "datetime": (
+            re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}$"),
+            "1900-01-01T00:00",
+            "2100-12-31T23:59",
+        ),
+    }
+)
 _FLEX_BUBBLE_BYTES = 30 * 1024
 _FLEX_CAROUSEL_BYTES = 50 * 1024
 
@@ -152,6 +168,7 @@ def _check_message(message: Any, prop: str, errors: list[Detail]) -> None:
                 item_prop = f"{prop}.quickReply.items[{index}].action"
                 _check_length(action, "label", 20, item_prop, errors)
     _check_action_data(message, prop, errors)
+    _check_actions(message, prop, errors)
 
 
 def _check_action_data(value: Any, prop: str, errors: list[Detail]) -> None:
@@ -159,6 +176,36 @@ def _check_action_data(value: Any, prop: str, errors: list[Detail]) -> None:
     for node_prop, node in _walk(value, prop):
         if node.get("type") in _DATA_ACTIONS:
             _check_length(node, "data", 300, node_prop, errors)
+
+
+def _check_actions(message: dict[str, Any], prop: str, errors: list[Detail]) -> None:
+    """Checks where actions may be, URI actions' links and datetime pickers' values."""
+    for node_prop, node in _walk(message, prop):
+        kind = node.get("type")
+        if node_prop == prop:
+            continue  # the message itself (a location message is not an action)
+        if kind in _QUICK_REPLY_ONLY and ".quickReply." not in node_prop:
+            errors.append(_detail(f"{node_prop}.type", "This action is for quick replies only"))
+        elif kind == "uri" and "uri" in node:
+            uri = node["uri"]
+            scheme = uri.split(":", 1)[0].lower() if isinstance(uri, str) else ""
+            if scheme not in _URI_SCHEMES or len(uri) > 1000:
+                errors.append(
+                    _detail(
+                        f"{node_prop}.uri",
+                        "Must be an http, https, line or tel URI of at most 1000 characters",
+                    )
+                )
+        elif kind == "datetimepicker" and node.get("mode") in _PICKER_VALUES:
+            shape, low, high = _PICKER_VALUES[node["mode"]]
+            for key in ("initial", "min", "max"):
+                value = node.get(key)
+                if value is not None and not (
+                    isinstance(value, str)
+                    and shape.match(value)
+                    and low <= value.replace("t", "T") <= high
+                ):
+                    errors.append(_detail(f"{node_prop}.{key}", f"Invalid {node['mode']} value"))
 
 
 def _check_messages(body: dict[str, Any], errors: list[Detail]) -> None:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from bot import messages
 from bot.config import LineSettings
 from bot.jobs import CORE_JOBS, run_job
-from bot.line_api import LineApiError, LineGateway
+from bot.line_api import Content, ContentTooLarge, LineApiError, LineGateway
+from bot.messages import datetime_picker_button
 from bot.metrics import Metrics
 from bot.outbox import Outbox, deliver, send_push
+from bot.postback import PostbackData
 from bot.ratelimit import Rate, TokenBucket
 from bot.residents import lock_resident
 from models import OutboundMessage, OutboundStatus
@@ -237,3 +244,192 @@ def test_multicast_and_broadcast_are_keyed_and_never_doubled(
     assert [d.method for d in platform.state.deliveries(other)] == ["multicast", "broadcast"]
     with pytest.raises(ValueError, match="500"):
         gateway.multicast([friend] * 501, hello(), str(uuid.uuid4()))
+
+
+# -- every kind of message the builders make passes the platform's validation ------------------
+
+
+def test_every_kind_of_built_message_is_accepted_by_the_platform(
+    gateway: LineGateway, platform: RunningPlatform, friend: str
+) -> None:
+    guarded = PostbackData("survey.answer", {"o": "1"}, 7, 2)
+    picker = datetime_picker_button(
+        "日付を選ぶ", guarded, "date", initial="2025-04-01", max_value="2025-12-31"
+    )
+    card = messages.bubble(
+        [messages.flex_rows([("施設", "県立美術館")]), messages.flex_separator()],
+        title="無料入館クーポン",
+        hero=messages.flex_image("https://example.com/qr.png", aspect_ratio="1:1", fit=True),
+        buttons=[
+            messages.uri_button("地図を開く", "https://example.com/map"),
+            messages.postback_button("使う" * 15, guarded),  # 30 characters: fine on Flex
+            picker,
+        ],
+        button_style="primary",
+    )
+    sent = [
+        messages.flex("クーポン", card),
+        messages.flex("一覧", messages.carousel([card] * 12), [messages.camera_button("カメラ")]),
+        messages.text(
+            "写真か位置情報を送ってください。",
+            [
+                messages.camera_button("カメラ"),
+                messages.camera_roll_button("写真を選ぶ"),
+                messages.location_button("位置情報を送る"),
+                picker,
+                datetime_picker_button("時刻", guarded, "time", min_value="09:00"),
+                messages.uri_button("電話する", "tel:0312345678"),
+            ],
+        ),
+        messages.text("日時", [datetime_picker_button("日時", guarded, "datetime")]),
+    ]
+    gateway.push(friend, sent, str(uuid.uuid4()))
+    [delivery] = platform.state.deliveries(friend)
+    assert delivery.messages == sent
+
+
+# -- media content: downloads bounded while they stream ----------------------------------------
+
+MESSAGE_ID = "123456789012345678"
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "expected_type"),
+    [
+        (b"\xff\xd8\xff\xe0jpeg", "image/jpeg", "image/jpeg"),
+        (b"\x00\x00\x00\x18ftypmp42", "video/mp4", "video/mp4"),
+        (b"\x00\x00\x00\x1cftypM4A ", "audio/x-m4a", "audio/x-m4a"),
+        (b"%PDF-1.7\n", "application/pdf", "application/pdf"),
+        ("こんにちは".encode(), "Text/Plain; charset=utf-8", "text/plain"),
+    ],
+)
+@pytest.mark.parametrize("streamed", [False, True])
+def test_content_of_each_kind_is_downloaded(
+    gateway: LineGateway,
+    platform: RunningPlatform,
+    data: bytes,
+    content_type: str,
+    expected_type: str,
+    streamed: bool,
+) -> None:
+    platform.state.add_content(MESSAGE_ID, data, content_type, streamed=streamed)
+    assert gateway.get_content(MESSAGE_ID, max_bytes=len(data)) == Content(data, expected_type)
+    [call] = platform.state.requests()
+    assert (call.endpoint, call.status, call.path) == (
+        "content",
+        200,
+        f"/v2/bot/message/{MESSAGE_ID}/content",
+    )
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(
+    gateway: LineGateway, platform: RunningPlatform
+) -> None:
+    platform.state.add_content(MESSAGE_ID, b"x" * 1001, "image/jpeg")
+    with pytest.raises(ContentTooLarge) as refused:
+        gateway.get_content(MESSAGE_ID, max_bytes=1000)
+    assert (refused.value.limit, refused.value.size) == (1000, 1001)  # from Content-Length
+    assert len(platform.state.requests()) == 1  # not retried
+    platform.state.add_content("2", b"small", "image/png")  # the pool still works
+    assert gateway.get_content("2", max_bytes=1000).data == b"small"
+
+
+def test_a_stream_without_length_is_cut_after_the_limit(
+    gateway: LineGateway, platform: RunningPlatform
+) -> None:
+    platform.state.add_content(MESSAGE_ID, b"x" * 1001, "video/mp4", streamed=True)
+    with pytest.raises(ContentTooLarge) as refused:
+        gateway.get_content(MESSAGE_ID, max_bytes=1000)
+    assert (refused.value.limit, refused.value.size) == (1000, None)  # no length was declared
+    assert len(platform.state.requests()) == 1
+    metrics = gateway.metrics.render().decode() if gateway.metrics else ""
+    assert 'madoguchi_line_api_calls_total{endpoint="content",status="200"} 1.0' in metrics
+    platform.state.add_content("2", b"x" * 1000, "video/mp4", streamed=True)
+    assert len(gateway.get_content("2", max_bytes=1000).data) == 1000
+
+
+#: Downloads 8 MB of content with a 100 KB limit and prints the peak memory it allocated.
+#: It runs in a process of its own: the platform's server threads allocate (werkzeug reads
+#: up to 10 MB from each socket it closes), and tracemalloc cannot tell threads apart.
+_DOWNLOAD = """
+import sys, tracemalloc
+from bot.config import LineSettings
+from bot.line_api import ContentTooLarge, LineGateway
+gateway = LineGateway(LineSettings("s", sys.argv[2], sys.argv[1], sys.argv[1], 2.0, 1, 0.01))
+tracemalloc.start()
+try:
+    gateway.get_content(sys.argv[3], max_bytes=100_000)
+except ContentTooLarge:
+    print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_large_download_never_sits_in_memory(platform: RunningPlatform, streamed: bool) -> None:
+    platform.state.add_content(MESSAGE_ID, bytes(8 * 1024 * 1024), "video/mp4", streamed=streamed)
+    ran = subprocess.run(
+        [sys.executable, "-c", _DOWNLOAD, platform.url, ACCESS_TOKEN, MESSAGE_ID],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    peak = int(ran.stdout)
+    assert peak < 1024 * 1024  # the 8 MB stayed on the platform's side of the socket
+    platform.state.reset()
+
+
+@pytest.mark.parametrize(
+    "message_id", ["", "abc", "12a", "１２３", "12/../34", "1 2", "-1", "1" * 33, "12\n"]
+)
+def test_a_bad_message_id_is_refused_before_calling(
+    gateway: LineGateway, platform: RunningPlatform, message_id: str
+) -> None:
+    with pytest.raises(ValueError, match="digits"):
+        gateway.get_content(message_id, max_bytes=1000)
+    assert platform.state.requests() == []
+
+
+def test_max_bytes_must_be_positive(gateway: LineGateway, platform: RunningPlatform) -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        gateway.get_content(MESSAGE_ID, max_bytes=0)
+    assert platform.state.requests() == []
+
+
+def test_unknown_content_is_404_and_not_retried(
+    gateway: LineGateway, platform: RunningPlatform
+) -> None:
+    with pytest.raises(LineApiError) as error:
+        gateway.get_content(MESSAGE_ID, max_bytes=1000)
+    assert (error.value.endpoint, error.value.status, error.value.message) == (
+        "content",
+        404,
+        "Not found",
+    )
+    assert error.value.request_id
+    assert len(platform.state.requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "delay"), [(500, 0.0), (503, 0.0), (0, 0.0), (200, 1.0)], ids=str
+)
+def test_content_is_retried_after_5xx_lost_answers_and_timeouts(
+    gateway: LineGateway, platform: RunningPlatform, status: int, delay: float
+) -> None:
+    platform.state.add_content(MESSAGE_ID, b"\x89PNG", "image/png")
+    platform.state.inject_fault("content", status=status, delay=delay)
+    assert gateway.get_content(MESSAGE_ID, max_bytes=1000) == Content(b"\x89PNG", "image/png")
+    deadline = time.monotonic() + 5  # a timed-out attempt is logged when its delay ends
+    while len(platform.state.requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.endpoint for r in platform.state.requests()] == ["content", "content"]
+
+
+def test_content_that_keeps_failing_raises(gateway: LineGateway, platform: RunningPlatform) -> None:
+    platform.state.add_content(MESSAGE_ID, b"\x89PNG", "image/png")
+    platform.state.inject_fault("content", status=500, times=3)
+    with pytest.raises(LineApiError) as error:
+        gateway.get_content(MESSAGE_ID, max_bytes=1000)
+    assert error.value.status == 500
+    assert len(platform.state.requests()) == 3

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import re
 from typing import Any
 
 import requests
 from flask import Flask
+from PIL import Image
 from playwright.sync_api import Page, expect
 
+from bot.line_api import Content
+from bot.messages import (
+    camera_button,
+    camera_roll_button,
+    datetime_picker_button,
+    location_button,
+    text,
+)
+from bot.postback import PostbackData
 from bot.richmenu import deploy_default_rich_menu
 from simulator.server import RunningPlatform
+from simulator.webhooks import WebhookSender
 from tests.browser import screenshot
 from tests.support import ACCESS_TOKEN
 
@@ -258,4 +271,65 @@ def test_flex_templates_stickers_and_pickers_render_and_work(
     page.locator("#picker-send").click()
     expect(page.locator(".row.system").last).to_contain_text("2025-05-05")
     expect(bot).to_have_count(9)
+    assert browser_errors == []
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 153, 68)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_camera_location_and_picker_quick_replies_are_labelled_buttons(
+    live_app: Flask,
+    base_url: str,
+    platform: RunningPlatform,
+    line_webhook: WebhookSender,
+    page: Page,
+    browser_errors: list[str],
+) -> None:
+    user_id = platform.state.add_user("県民 五郎", is_friend=True).user_id
+    guarded = PostbackData("survey.answer", {"q": "3"}, 5, 1)
+    quick = text(
+        "写真か場所を送ってください",
+        [
+            camera_button("カメラ"),
+            camera_roll_button("写真を選ぶ"),
+            location_button("位置情報"),
+            datetime_picker_button("時刻", guarded, "time", initial="09:30"),
+            {"type": "clipboard", "label": "コピー", "clipboardText": "窓口"},
+        ],
+    )
+    _push(platform.url, user_id, [quick])
+    page.goto(f"{base_url}/simulator#{user_id}")
+    chips = page.locator("#quick-replies .chip")
+    expect(chips).to_have_count(5)
+    for label in ("カメラ", "写真を選ぶ", "位置情報", "時刻", "コピー"):
+        expect(chips.filter(has_text=label)).to_have_count(1)
+    expect(chips.filter(has_text="カメラ").locator(".action-icon")).to_have_count(1)
+    expect(chips.filter(has_text="コピー")).to_have_class(re.compile(r"\bunsupported\b"))
+    screenshot(page, "simulator-8-media-quick-replies")
+
+    chips.filter(has_text="位置情報").click()
+    expect(page.locator("#error-line")).to_contain_text("Sending a location is not available")
+    chips.filter(has_text="コピー").click()
+    expect(page.locator("#error-line")).to_contain_text("clipboard")
+    chips.filter(has_text="時刻").click()
+    expect(page.locator("#picker-input")).to_have_attribute("type", "time")
+    expect(page.locator("#picker-input")).to_have_value("09:30")
+    page.locator("#picker-cancel").click()
+
+    bot = page.locator(".row.from-bot")
+    expect(bot).to_have_count(1)
+    photo = _png()
+    with page.expect_file_chooser() as chosen:
+        chips.filter(has_text="カメラ").click()
+    chosen.value.set_files(files=[{"name": "photo.png", "mimeType": "image/png", "buffer": photo}])
+    expect(page.locator(".row.from-resident .bubble.photo")).to_have_count(1)
+    expect(bot).to_have_count(2)  # the bot answered the image
+    event = line_webhook.last_event(user_id)
+    assert event is not None
+    assert event["message"]["type"] == "image"
+    content = live_app.extensions["line"].get_content(event["message"]["id"], max_bytes=100_000)
+    assert content == Content(photo, "image/png")
     assert browser_errors == []

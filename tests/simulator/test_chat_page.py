@@ -6,6 +6,7 @@ webhooks at it, so following, typing and tapping through the API really reach th
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -81,6 +82,16 @@ def live_bot(
         yield server.url
 
 
+def _png() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (0, 153, 68)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+#: A small photo as the page sends it (Base64).
+PNG = _png()
+
+
 def texts(items: list[dict[str, Any]]) -> list[str]:
     """Each chat item as one line: who, and what they said or did."""
     lines = []
@@ -89,7 +100,8 @@ def texts(items: list[dict[str, Any]]) -> list[str]:
             message = item["message"]
             lines.append(f"bot: {message.get('text', message['type'])}")
         elif item["from"] == "resident":
-            lines.append(f"resident: {item.get('text') or item.get('displayText') or item['data']}")
+            said = item.get("text") or item.get("displayText") or item.get("data") or item["kind"]
+            lines.append(f"resident: {said}")
         else:
             lines.append(f"system: {item['kind']}")
     return lines
@@ -232,6 +244,39 @@ def test_pushes_appear_in_order_after_the_residents_messages(
     assert texts(api.items(user_id)) == ["resident: 一", "bot: お知らせ", "resident: 二"]
 
 
+def test_a_resident_sends_a_photo(
+    api: ChatApi, bot: RecordingBot, platform: RunningPlatform
+) -> None:
+    user_id = platform.state.add_user("県民 四郎", is_friend=True).user_id
+    answer = api.post(f"/residents/{user_id}/image", {"contentType": "image/png", "data": PNG})
+    assert answer.get_json() == {"webhookStatus": 200}
+    [event] = bot.payloads[0]["events"]
+    assert event["message"]["type"] == "image"
+    assert event["message"]["contentProvider"] == {"type": "line"}
+    stored = platform.state.content(event["message"]["id"])
+    assert stored is not None
+    assert (stored.data, stored.content_type) == (base64.b64decode(PNG), "image/png")
+    assert texts(api.items(user_id)) == ["resident: image"]
+
+
+def test_a_photo_over_the_limit_is_refused_unread(
+    api: ChatApi, bot: RecordingBot, platform: RunningPlatform
+) -> None:
+    user_id = platform.state.add_user(is_friend=True).user_id
+    too_big = {"contentType": "image/png", "data": "A" * (chat.MAX_PHOTO_BYTES * 4 // 3 + 2048)}
+    answer = api.post(f"/residents/{user_id}/image", too_big)
+    assert answer.status_code == 413
+    assert "at most 10,485,760 bytes" in answer.get_json()["message"]
+    decoded_too_big = {
+        "contentType": "image/png",
+        "data": "A" * 4 * (chat.MAX_PHOTO_BYTES // 3 + 1),
+    }
+    answer = api.post(f"/residents/{user_id}/image", decoded_too_big)
+    assert answer.status_code == 400
+    assert "1 byte to 10,485,760 bytes" in answer.get_json()["message"]
+    assert bot.events == []
+
+
 # Input validation: nothing reaches the platform ------------------------------------------------
 
 
@@ -254,6 +299,12 @@ def test_pushes_appear_in_order_after_the_residents_messages(
         ("/residents/{id}/postback", {"data": "a", "params": {"x": "1"}}, "params.x"),
         ("/residents/{id}/postback", {"data": "a", "params": "2025-01-01"}, "params must"),
         ("/residents/bad%20id/text", {"text": "hi"}, "Invalid resident id"),
+        ("/residents/{id}/image", {"contentType": "image/gif", "data": "R0lG"}, "contentType"),
+        ("/residents/{id}/image", {"data": "R0lG"}, "contentType"),
+        ("/residents/{id}/image", {"contentType": "image/png", "data": "!!"}, "Base64"),
+        ("/residents/{id}/image", {"contentType": "image/png", "data": ""}, "1 byte"),
+        ("/residents/{id}/image", {"contentType": "image/png", "data": "eA=="}, "not a image/png"),
+        ("/residents/{id}/image", {"contentType": "image/jpeg", "data": PNG}, "not a image/jpeg"),
     ],
 )
 def test_invalid_input_is_refused_before_the_platform(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import pytest
 import requests
 from linebot.v3.messaging import MessagingApiBlob
 
+from simulator.platform import MAX_MEDIA_BODY_BYTES, MAX_MEDIA_BYTES
 from simulator.server import RunningPlatform, start_platform
 from simulator.state import PlatformState
 
@@ -129,3 +131,81 @@ def test_resident_actions_need_a_webhook_url() -> None:
     user = state.get_user(user_id)
     assert user is not None
     assert not user.is_friend
+
+
+def test_a_resident_sends_media_through_the_control_api(
+    control: Callable[..., requests.Response],
+    bot: RecordingBot,
+    blob: MessagingApiBlob,
+    friend: str,
+) -> None:
+    data = b"\x00\x00\x00\x18ftypmp42"
+    body = {
+        "type": "video",
+        "contentType": "video/mp4",
+        "data": base64.b64encode(data).decode(),
+        "durationMs": 5000,
+        "streamed": True,
+    }
+    assert control("POST", f"/users/{friend}/media", json=body).json() == {"webhookStatus": 200}
+    message = bot.payloads[0]["events"][0]["message"]
+    assert (message["type"], message["duration"]) == ("video", 5000)
+    assert bytes(blob.get_message_content(message["id"])) == data
+    external = {
+        "type": "image",
+        "external": {"originalContentUrl": "https://example.com/a.jpg"},
+    }
+    assert control("POST", f"/users/{friend}/media", json=external).status_code == 200
+    provider = bot.payloads[1]["events"][0]["message"]["contentProvider"]
+    assert provider == {"type": "external", "originalContentUrl": "https://example.com/a.jpg"}
+    document = {
+        "type": "file",
+        "contentType": "application/pdf",
+        "data": base64.b64encode(b"%PDF").decode(),
+        "fileName": "申請書.pdf",
+    }
+    assert control("POST", f"/users/{friend}/media", json=document).status_code == 200
+    assert bot.payloads[2]["events"][0]["message"]["fileSize"] == 4
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "image", "contentType": "image/png", "data": "not base64!"},
+        {"type": "image", "contentType": "text/plain", "data": "eA=="},
+        {"type": "image", "contentType": "image/png"},
+        {"type": "video", "contentType": "video/mp4", "data": "eA=="},
+        {"type": "audio", "contentType": "audio/x-m4a", "data": "eA==", "durationMs": "5"},
+        {"type": "file", "contentType": "application/pdf", "data": "eA=="},
+        {"type": "image", "external": "https://example.com/a.jpg"},
+        {"type": "image", "external": {}},
+        {"type": "location", "contentType": "image/png", "data": "eA=="},
+    ],
+)
+def test_bad_media_is_refused_and_nothing_is_sent(
+    control: Callable[..., requests.Response],
+    bot: RecordingBot,
+    state: PlatformState,
+    friend: str,
+    body: dict[str, Any],
+) -> None:
+    answer = control("POST", f"/users/{friend}/media", json=body)
+    assert answer.status_code == 400
+    assert answer.json()["message"].startswith("Invalid media")
+    assert bot.events == []
+    assert state.requests() == []
+
+
+def test_oversized_media_is_413(
+    control: Callable[..., requests.Response], bot: RecordingBot, friend: str
+) -> None:
+    data = base64.b64encode(bytes(MAX_MEDIA_BYTES + 1)).decode()
+    body = {"type": "image", "contentType": "image/png", "data": data}
+    answer = control("POST", f"/users/{friend}/media", json=body)
+    assert answer.status_code == 400  # the body fits its bound; the decoded data does not
+    assert "at most 10,485,760 bytes" in answer.json()["message"]
+    assert bot.events == []
+    huge = control("POST", f"/users/{friend}/media", data=b"x" * (MAX_MEDIA_BODY_BYTES + 1))
+    assert huge.status_code == 413
+    unknown = {"type": "image", "contentType": "image/png", "data": "eA=="}
+    assert control("POST", "/users/U0/media", json=unknown).status_code == 404

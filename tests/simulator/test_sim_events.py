@@ -9,6 +9,8 @@ import pytest
 from linebot.v3 import WebhookParser
 from linebot.v3.webhook import SignatureValidator
 from linebot.v3.webhooks import (
+    AudioMessageContent,
+    FileMessageContent,
     FollowEvent,
     GroupSource,
     ImageMessageContent,
@@ -18,6 +20,7 @@ from linebot.v3.webhooks import (
     TextMessageContent,
     UnfollowEvent,
     UserSource,
+    VideoMessageContent,
 )
 from ulid import ULID
 
@@ -121,3 +124,32 @@ def test_signature_is_what_the_sdk_validates(text: str) -> None:
     signature = events.sign(body, SECRET)
     assert SignatureValidator(SECRET).validate(body.decode("utf-8"), signature)
     assert not SignatureValidator("another-secret").validate(body.decode("utf-8"), signature)
+
+
+def test_media_events_parse_as_their_types() -> None:
+    user_id = events.new_user_id()
+    video = parse(events.video_event(user_id, "1", 12_345, reply_token="r1"))
+    assert isinstance(video, MessageEvent)
+    assert isinstance(video.message, VideoMessageContent)
+    assert (video.message.duration, video.message.content_provider.type) == (12_345, "line")
+    assert video.message.quote_token
+    audio_json = events.audio_event(user_id, "2", 3_000, reply_token="r2")
+    assert "quoteToken" not in audio_json["message"]  # LINE gives audio no quote token
+    audio = parse(audio_json)
+    assert isinstance(audio, MessageEvent)
+    assert isinstance(audio.message, AudioMessageContent)
+    assert audio.message.duration == 3_000
+    file_json = events.file_event(user_id, "3", "申請書.pdf", 2048, reply_token="r3")
+    assert "quoteToken" not in file_json["message"]
+    assert "contentProvider" not in file_json["message"]
+    document = parse(file_json)
+    assert isinstance(document, MessageEvent)
+    assert isinstance(document.message, FileMessageContent)
+    assert (document.message.file_name, document.message.file_size) == ("申請書.pdf", 2048)
+    provider = events.external_provider("https://example.com/v.mp4", "https://example.com/v.jpg")
+    external = parse(events.image_event(user_id, "4", reply_token="r4", provider=provider))
+    assert isinstance(external, MessageEvent)
+    assert isinstance(external.message, ImageMessageContent)
+    assert external.message.content_provider.type == "external"
+    assert external.message.content_provider.original_content_url == "https://example.com/v.mp4"
+    assert external.message.content_provider.preview_image_url == "https://example.com/v.jpg"

@@ -31,7 +31,8 @@ from linebot.v3.messaging.exceptions import (
 )
 
 from simulator.server import RunningPlatform
-from simulator.state import PlatformState
+from simulator.state import CONTENT_TTL, PlatformState
+from tests.simulator.conftest import FakeClock
 
 HELLO = [TextMessage(text="こんにちは")]
 
@@ -281,6 +282,23 @@ def bubble(filler: int = 0) -> dict[str, Any]:
     }
 
 
+PICKER = {"type": "datetimepicker", "label": "日付", "data": "v=1", "mode": "date"}
+
+
+def quick_reply_of(action: dict[str, Any]) -> dict[str, Any]:
+    item = {"type": "action", "action": action}
+    return {"type": "text", "text": "選んでください", "quickReply": {"items": [item]}}
+
+
+def flex_with_button(action: dict[str, Any]) -> dict[str, Any]:
+    footer = {
+        "type": "box",
+        "layout": "vertical",
+        "contents": [{"type": "button", "action": action}],
+    }
+    return {"type": "flex", "altText": "a", "contents": {**bubble(), "footer": footer}}
+
+
 def template(kind: str, actions: int) -> dict[str, Any]:
     action = {"type": "message", "label": "はい", "text": "はい"}
     return {
@@ -333,6 +351,37 @@ def template(kind: str, actions: int) -> dict[str, Any]:
                 ]
             },
             "messages[0].contents.contents",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({"type": "uri", "label": "開く", "uri": "javascript:x"})]},
+            "messages[0].quickReply.items[0].action.uri",
+        ),
+        (
+            "push",
+            {
+                "messages": [
+                    quick_reply_of(
+                        {"type": "uri", "label": "開く", "uri": "https://a/" + "a" * 991}
+                    )
+                ]
+            },
+            "messages[0].quickReply.items[0].action.uri",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({**PICKER, "initial": "2101-01-01"})]},
+            "messages[0].quickReply.items[0].action.initial",
+        ),
+        (
+            "push",
+            {"messages": [quick_reply_of({**PICKER, "mode": "time", "max": "9:00"})]},
+            "messages[0].quickReply.items[0].action.max",
+        ),
+        (
+            "push",
+            {"messages": [flex_with_button({"type": "camera", "label": "カメラ"})]},
+            "messages[0].contents.footer.contents[0].action.type",
         ),
         ("push", {"to": "someone", "messages": [text("a")]}, "to"),
         ("push", {"messages": None}, "messages"),
@@ -502,3 +551,36 @@ def test_content_is_served_on_the_blob_path(blob: MessagingApiBlob, state: Platf
     assert bytes(blob.get_message_content("123456789012345678")) == b"\xff\xd8jpeg-bytes"
     with pytest.raises(NotFoundException):
         blob.get_message_content("999")
+
+
+def test_content_expires_like_lines(
+    blob: MessagingApiBlob, state: PlatformState, clock: FakeClock
+) -> None:
+    state.add_content("1", b"jpeg", "image/jpeg")
+    clock.advance(CONTENT_TTL - 1)
+    state.add_content("2", b"png", "image/png")
+    assert bytes(blob.get_message_content("1")) == b"jpeg"
+    clock.advance(1)
+    with pytest.raises(NotFoundException):
+        blob.get_message_content("1")
+    assert bytes(blob.get_message_content("2")) == b"png"
+    assert state.content("1") is None
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_content_is_served_with_its_type_and_with_or_without_a_length(
+    http: requests.Session, platform: RunningPlatform, state: PlatformState, streamed: bool
+) -> None:
+    data = bytes(range(256)) * 1000
+    state.add_content("42", data, "video/mp4", streamed=streamed)
+    answer = http.get(f"{platform.url}/v2/bot/message/42/content", timeout=5)
+    assert (answer.status_code, answer.content) == (200, data)
+    assert answer.headers["Content-Type"] == "video/mp4"
+    if streamed:
+        assert "Content-Length" not in answer.headers
+        assert answer.headers["Transfer-Encoding"] == "chunked"
+    else:
+        assert answer.headers["Content-Length"] == str(len(data))
+    assert http.get(f"{platform.url}/v2/bot/message/43/content", timeout=5).status_code == 404
+    unauthorized = requests.get(f"{platform.url}/v2/bot/message/42/content", timeout=5)
+    assert unauthorized.status_code == 401

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from linebot.v3.messaging import ApiException, MessagingApi, ReplyMessageRequest, TextMessage
+from linebot.v3.messaging import (
+    ApiException,
+    MessagingApi,
+    MessagingApiBlob,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from linebot.v3.messaging.exceptions import NotFoundException
 from linebot.v3.webhooks import (
     FollowEvent,
     MessageEvent,
@@ -16,7 +23,7 @@ from linebot.v3.webhooks import (
 )
 from ulid import ULID
 
-from simulator.events import BOT_USER_ID
+from simulator.events import BOT_USER_ID, external_provider
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 
@@ -151,3 +158,86 @@ def test_unreachable_bot_raises(state: PlatformState, friend: str) -> None:
         pytest.raises(requests.ConnectionError),
     ):
         sender.text(friend, "hi")
+
+
+# Media sent by residents ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "extra"),
+    [
+        ("image", "image/jpeg", {}),
+        ("video", "video/mp4", {"duration_ms": 8_000}),
+        ("audio", "audio/x-m4a", {"duration_ms": 2_500}),
+        ("file", "application/pdf", {"file_name": "申請書.pdf"}),
+    ],
+)
+def test_media_is_sent_and_its_content_served(
+    webhook: WebhookSender,
+    bot: RecordingBot,
+    blob: MessagingApiBlob,
+    friend: str,
+    kind: str,
+    content_type: str,
+    extra: dict[str, Any],
+) -> None:
+    data = f"{kind} bytes".encode()
+    assert webhook.media(friend, kind, data, content_type, **extra) == 200
+    [event] = bot.events
+    assert isinstance(event, MessageEvent)
+    assert event.reply_token
+    message = bot.payloads[0]["events"][0]["message"]
+    assert message["type"] == kind
+    if kind == "file":
+        assert (message["fileName"], message["fileSize"]) == ("申請書.pdf", len(data))
+    else:
+        assert message["contentProvider"] == {"type": "line"}
+    if "duration_ms" in extra:
+        assert message["duration"] == extra["duration_ms"]
+    answer = blob.get_message_content_with_http_info(message["id"])
+    assert (bytes(answer.data), answer.headers["Content-Type"]) == (data, content_type)
+
+
+def test_external_media_has_no_content(
+    webhook: WebhookSender, bot: RecordingBot, blob: MessagingApiBlob, friend: str
+) -> None:
+    provider = external_provider("https://example.com/a.mp4", "https://example.com/a.jpg")
+    assert webhook.media(friend, "video", duration_ms=1000, external=provider) == 200
+    message = bot.payloads[0]["events"][0]["message"]
+    assert message["contentProvider"]["type"] == "external"
+    with pytest.raises(NotFoundException):
+        blob.get_message_content(message["id"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "content_type", "extra", "message"),
+    [
+        ("sticker", b"x", "image/png", {}, "media type must be"),
+        ("image", b"", "image/png", {}, "needs bytes"),
+        ("image", b"x", "video/mp4", {}, "image media type"),
+        ("image", b"x", "image", {}, "image media type"),
+        ("video", b"x", "video/mp4", {}, "duration"),
+        ("audio", b"x", "audio/x-m4a", {"duration_ms": -1}, "duration"),
+        ("audio", b"x", "audio/x-m4a", {"duration_ms": True}, "duration"),
+        ("file", b"x", "application/pdf", {}, "name"),
+        ("file", b"x", "application/pdf", {"file_name": "  "}, "name"),
+        ("file", b"x", "application/pdf", {"file_name": "a" * 256}, "name"),
+        ("file", b"", "", {"external": {"type": "external"}}, "external media"),
+        ("image", b"x", "image/png", {"external": {"type": "external"}}, "external media"),
+    ],
+)
+def test_media_that_apps_cannot_send_is_refused(
+    webhook: WebhookSender,
+    bot: RecordingBot,
+    state: PlatformState,
+    friend: str,
+    kind: str,
+    data: bytes,
+    content_type: str,
+    extra: dict[str, Any],
+    message: str,
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        webhook.media(friend, kind, data, content_type, **extra)
+    assert bot.events == []
+    assert state.requests() == []

@@ -9,6 +9,10 @@
   "use strict";
 
   var POLL_MS = 1500;
+  var PHOTO_TYPES = ["image/jpeg", "image/png"];
+  var MAX_PHOTO_BYTES = 10 * 1024 * 1024; // LINE's limit, checked again by the server
+  // LINE draws an icon on quick replies of these types; these stand-ins need no emoji font.
+  var ACTION_ICONS = { camera: "\u25C9", cameraRoll: "\u25A6", location: "\u2691" };
   var SLOW_POLL_EVERY = 4; // residents and the rich menu are refreshed every 4th poll
 
   var strings = JSON.parse(document.getElementById("simulator-strings").textContent);
@@ -35,6 +39,7 @@
     pickerInput: $("picker-input"),
     pickerSend: $("picker-send"),
     pickerCancel: $("picker-cancel"),
+    photoInput: $("photo-input"),
     composer: $("composer"),
     input: $("message-input"),
     send: $("send-button"),
@@ -290,6 +295,24 @@
     ui.error.classList.add("notice");
   }
 
+  /** Camera and camera roll: choose a photo file; it is sent as the resident's image. */
+  function choosePhoto() {
+    ui.photoInput.value = "";
+    ui.photoInput.click();
+  }
+
+  function sendPhoto(file) {
+    if (PHOTO_TYPES.indexOf(file.type) < 0) { showError(strings.photoType); return; }
+    if (file.size > MAX_PHOTO_BYTES) { showError(strings.photoTooLarge); return; }
+    var reader = new FileReader();
+    reader.onload = function () {
+      var url = String(reader.result);
+      act("/image", { contentType: file.type, data: url.slice(url.indexOf(",") + 1) });
+    };
+    reader.onerror = function () { showError(strings.photoUnreadable); };
+    reader.readAsDataURL(file);
+  }
+
   /** What tapping an action does: quick replies, template and Flex buttons, menu areas. */
   function perform(action) {
     if (!action || typeof action !== "object") { return; }
@@ -309,18 +332,37 @@
       case "uri":
         notice(strings.link + ": " + (action.uri || ""));
         break;
+      case "camera":
+      case "cameraRoll":
+        choosePhoto();
+        break;
+      case "location":
+        notice(strings.noLocation);
+        break;
       default:
         notice(strings.notSimulated + ": " + (action.type || "?"));
     }
   }
 
+  var KNOWN_ACTIONS = ["postback", "message", "datetimepicker", "richmenuswitch", "uri", "camera", "cameraRoll", "location"];
+
   function actionButton(action, className) {
     var label = (action && (action.label || action.text || action.displayText)) || "…";
-    var button = el("button", className, label);
+    var button = el("button", className);
     button.type = "button";
-    if (action && action.type === "uri") {
+    var type = action && typeof action.type === "string" ? action.type : "";
+    if (Object.prototype.hasOwnProperty.call(ACTION_ICONS, type)) {
+      var icon = el("span", "action-icon", ACTION_ICONS[type]);
+      icon.setAttribute("aria-hidden", "true");
+      button.appendChild(icon);
+    }
+    button.appendChild(document.createTextNode(label));
+    if (type === "uri") {
       button.classList.add("uri");
       button.title = strings.link + ": " + (action.uri || "");
+    } else if (KNOWN_ACTIONS.indexOf(type) < 0) {
+      button.classList.add("unsupported");  // still tappable: it says what is missing
+      button.title = strings.notSimulated + ": " + (type || "?");
     }
     button.addEventListener("click", function () { perform(action); });
     return button;
@@ -639,6 +681,11 @@
   }
 
   function residentRow(item) {
+    if (item.kind === "image") {
+      var photo = el("li", "row from-resident");
+      photo.appendChild(textBubble("[" + strings.photoSent + "]", "resident photo"));
+      return photo;
+    }
     if (item.kind === "text" || item.displayText) {
       var row = el("li", "row from-resident");
       row.appendChild(textBubble(item.kind === "text" ? item.text : item.displayText, "resident"));
@@ -829,6 +876,10 @@
   ui.input.addEventListener("input", fitInput);
 
   ui.menuToggle.addEventListener("click", function () { setMenuOpen(ui.menu.hidden); });
+  ui.photoInput.addEventListener("change", function () {
+    var file = ui.photoInput.files && ui.photoInput.files[0];
+    if (file) { sendPhoto(file); }
+  });
   ui.pickerSend.addEventListener("click", submitPicker);
   ui.pickerCancel.addEventListener("click", closePicker);
   ui.pickerInput.addEventListener("keydown", function (event) {
