@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bot import postback
+from bot.line_api import Content
 from bot.postback import PostbackData
 
 #: LINE user, group and room ids: ``U``, ``C`` or ``R`` and 32 hex digits.
@@ -62,14 +63,6 @@ class Sticker:
     sticker_id: str
     #: LINE's keywords for the sticker (a hint of its meaning), at most 15.
     keywords: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Media:
-    """Content of an image, video, audio or file message, fetched from LINE."""
-
-    data: bytes
-    content_type: str
 
 
 class MediaUnavailable(ValueError):
@@ -120,7 +113,7 @@ class Incoming:
     #: For follow events: True when the resident unblocked the account (LINE: not guaranteed).
     is_unblocked: bool | None = None
     #: The content of a media message, once the pipeline has fetched it (see MediaRequired).
-    media: Media | None = None
+    media: Content | None = None
     #: Why the content could not be fetched (``too-large`` or ``unavailable``), if it failed.
     media_error: str | None = None
 
@@ -138,7 +131,7 @@ class Incoming:
             and self.content_provider in (None, "line")
         )
 
-    def require_media(self) -> Media:
+    def require_media(self) -> Content:
         """The media content; raises :class:`MediaRequired` until the pipeline has fetched it.
 
         :raises MediaRequired: the content is not loaded yet (the pipeline handles it).

@@ -32,7 +32,7 @@ from bot.db import Database, insert_ignore
 from bot.dispatch import Dispatcher
 from bot.i18n import resident_locale
 from bot.incoming import Incoming, LineEvent, MalformedEvent, MediaRequired, parse_event
-from bot.line_api import LineApiError, LineGateway
+from bot.line_api import ContentTooLarge, LineApiError, LineGateway
 from bot.messages import Message, text, utf16_length, with_main_menu
 from bot.metrics import Metrics
 from bot.residents import Profile, apply_profile, lock_resident_and_dialog
@@ -172,7 +172,7 @@ class EventProcessor:
             except MediaRequired:
                 if incoming.media is not None or incoming.media_error is not None:
                     raise
-                incoming = self._with_media(incoming)
+                incoming = self._with_media(incoming, user_id)
             except StaleDataError:
                 if retried:
                     raise
@@ -251,15 +251,25 @@ class EventProcessor:
             return Outcome.FAILED
         return Outcome.ERROR
 
-    def _with_media(self, incoming: Incoming) -> Incoming:
-        """The event with its media content, fetched from LINE outside any transaction."""
+    def _with_media(self, incoming: Incoming, user_id: str) -> Incoming:
+        """The event with its media content, fetched from LINE outside any transaction.
+
+        The resident sees LINE's loading animation meanwhile: a video can take a while.
+        """
+        try:
+            self.gateway.show_loading(user_id)
+        except LineApiError as error:  # only a courtesy: the content matters
+            logger.info("loading animation refused", extra={"status": error.status})
         try:
             media = self.gateway.get_content(
                 str(incoming.message_id), max_bytes=self.config["MEDIA_MAX_BYTES"]
             )
+        except ContentTooLarge:
+            logger.info("media content over the size limit")
+            return dataclasses.replace(incoming, media_error="too-large")
         except LineApiError as error:
             logger.warning("media content unavailable", extra={"status": error.status})
-            return dataclasses.replace(incoming, media_error=error.reason)
+            return dataclasses.replace(incoming, media_error="unavailable")
         return dataclasses.replace(incoming, media=media)
 
     def _seen(self, event_id: str) -> bool:

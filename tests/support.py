@@ -99,6 +99,14 @@ class Resident:
             line_events.postback_event(self.user_id, data, reply_token=self._token(), params=params)
         )
 
+    def send_image(self, data: bytes, content_type: str = "image/png") -> TestResponse:
+        """Send an image; the platform keeps its content for the bot to fetch."""
+        message_id = line_events.new_message_id()
+        self.platform.state.add_content(message_id, data, content_type)
+        return self.send(
+            line_events.image_event(self.user_id, message_id, reply_token=self._token())
+        )
+
     def redeliver(self) -> TestResponse:
         """Send the last event again, as LINE's redelivery does."""
         assert self.last_event is not None

@@ -82,8 +82,8 @@ def test_segments_and_across_names_or_within_a_name(
     a = resident_row(attributes={"municipality": "10201", "age_band": "30-39"}).id
     b = resident_row(attributes={"municipality": "10202", "age_band": "40-49"}).id
     c = resident_row(attributes={"municipality": "10201", "age_band": "40-49"}).id
-    resident_row(attributes={"municipality": "10203"}).id
-    resident_row().id
+    resident_row(attributes={"municipality": "10203"})
+    resident_row()
     assert segment(db, {"municipality": ["10201", "10202"]}) == {a, b, c}
     assert segment(db, {"municipality": ["10201", "10202"], "age_band": ["30-39"]}) == {a}
     assert segment(db, {"municipality": ["10201"], "age_band": ["30-39", "40-49"]}) == {a, c}
@@ -308,7 +308,7 @@ def test_segment_queries_look_up_the_name_value_index(
     db: Database, resident_row: ResidentRowFactory
 ) -> None:
     for n in range(30):
-        resident_row(attributes={"municipality": f"1020{n % 5}", "age_band": f"{n % 7}0-"}).id
+        resident_row(attributes={"municipality": f"1020{n % 5}", "age_band": f"{n % 7}0-"})
     single = {"municipality": ["10201"]}
     assert _index_lookups(db, select_segment(single)) == 1
     double = {"municipality": ["10201", "10202"], "age_band": ["30-"]}

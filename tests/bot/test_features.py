@@ -10,6 +10,7 @@ import ast
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -44,6 +45,40 @@ def test_a_feature_route_answers_in_the_features_own_catalog(resident: Resident)
     resident.follow()
     resident.say("おもちゃ")
     assert resident.texts()[-1] == "おもちゃより: こんにちは"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+
+def test_media_is_fetched_from_line_outside_the_unit_of_work(
+    app: Flask, resident: Resident, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway, pool = app.extensions["line"], app.extensions["db"].engine.pool
+    fetch = gateway.get_content
+    connections_held: list[int] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        connections_held.append(pool.checkedout())  # no transaction (no connection) is open
+        return fetch(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "get_content", watched)
+    resident.follow()
+    resident.send_image(PNG)
+    assert connections_held == [0]
+    assert resident.texts()[-1] == "画像を受け取りました（208 バイト、image/png）"
+    calls = [r.endpoint for r in resident.platform.state.requests()]
+    assert calls[-3:] == ["loading", "content", "reply"]  # fetched once, then answered
+
+
+def test_media_over_the_limit_is_refused_without_reading_it(
+    make_app: Callable[..., Flask], resident_factory: Callable[..., Resident]
+) -> None:
+    small = make_app(features=WITH_TOY, MEDIA_MAX_BYTES=100)
+    sim = resident_factory()
+    sim.client = small.test_client()
+    sim.follow()
+    sim.send_image(PNG)
+    assert sim.texts()[-1] == "画像を受け取れませんでした（too-large）"
 
 
 def test_interceptors_run_in_order_before_dialogs_and_the_router(app: Flask) -> None:
@@ -122,7 +157,7 @@ def test_a_route_on_a_dialogs_entry_word_is_refused_at_start_up(
 
 def test_a_feature_module_without_init_app_is_refused(database_url: str) -> None:
     settings = app_settings(database_url, "http://127.0.0.1:9")
-    with pytest.raises(ConfigError, match="tests.toy_feature.no_init' has no init_app"):
+    with pytest.raises(ConfigError, match=r"tests\.toy_feature\.no_init' has no init_app"):
         create_app(settings, features=(*FEATURES, "tests.toy_feature.no_init"))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from flask import Flask
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from bot.line_api import Content
 from bot.messages import (
@@ -324,7 +324,9 @@ def test_camera_location_and_picker_quick_replies_are_labelled_buttons(
     photo = _png()
     with page.expect_file_chooser() as chosen:
         chips.filter(has_text="カメラ").click()
-    chosen.value.set_files(files=[{"name": "photo.png", "mimeType": "image/png", "buffer": photo}])
+    chosen.value.set_files(
+        files=[FilePayload(name="photo.png", mimeType="image/png", buffer=photo)]
+    )
     expect(page.locator(".row.from-resident .bubble.photo")).to_have_count(1)
     expect(bot).to_have_count(2)  # the bot answered the image
     event = line_webhook.last_event(user_id)

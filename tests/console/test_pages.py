@@ -144,10 +144,10 @@ def test_residents_list_loads_segments_without_a_query_per_resident(
             event.remove(app.extensions["db"].engine, "before_cursor_execute", count)
         return len(statements)
 
-    resident_row(attributes={"municipality": "10201", "age_band": "30-39"}).id
+    resident_row(attributes={"municipality": "10201", "age_band": "30-39"})
     few = page_queries()
     for n in range(10):
-        resident_row(attributes={"municipality": f"1020{n}"}).id
+        resident_row(attributes={"municipality": f"1020{n}"})
     assert page_queries() == few
     html = client.get("/admin/residents").get_data(as_text=True)
     assert html.count("municipality: 1020") == 11

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
 
-from models import Role
-from tests.console.conftest import StaffFactory, sign_in
+from models import AuditEntry, Dialog, DialogStatus, OutboundMessage, Role, Staff
+from models.base import utcnow
+from tests import toy_feature
+from tests.console.conftest import StaffFactory, post_form, sign_in
 from tests.support import Resident
 
 
@@ -41,3 +46,48 @@ def test_a_feature_page_keeps_its_permission(
     facility = staff_factory(Role.FACILITY)
     assert sign_in(client, facility.email).status_code == 302
     assert client.get("/admin/toy/").status_code == 403
+
+
+def _booking(app: Flask, resident: Resident) -> int:
+    resident.follow()
+    resident.say("予約")
+    with app.extensions["db"].sessions() as session:
+        return int(session.scalars(select(Dialog.id)).one())
+
+
+def test_a_staff_action_sends_only_after_its_request_commits(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff], resident: Resident
+) -> None:
+    toy_feature.NOTIFIED.clear()
+    dialog_id = _booking(app, resident)
+    signed_in(Role.EDITOR)
+    response = post_form(client, f"/admin/toy/{dialog_id}/nudge")
+    assert response.status_code == 302
+    assert resident.texts()[-1] == "予約の途中です"
+    assert [dialog_id] == toy_feature.NOTIFIED
+    assert _audited(app) == ["toy.nudge"]
+
+
+def test_a_refused_staff_action_sends_nothing_and_changes_nothing(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff], resident: Resident
+) -> None:
+    toy_feature.NOTIFIED.clear()
+    dialog_id = _booking(app, resident)
+    with app.extensions["db"].unit_of_work() as session:
+        session.execute(update(Dialog).values(status=DialogStatus.CANCELLED, ended_at=utcnow()))
+    signed_in(Role.EDITOR)
+    before = len(resident.texts())
+    response = post_form(client, f"/admin/toy/{dialog_id}/nudge")
+    assert response.status_code == 409
+    assert len(resident.texts()) == before  # the queued push was dropped with the rollback
+    assert toy_feature.NOTIFIED == []
+    assert _audited(app) == []
+    with app.extensions["db"].sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+
+
+def _audited(app: Flask) -> list[str]:
+    with app.extensions["db"].sessions() as session:
+        return list(
+            session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("toy.%")))
+        )

@@ -3,11 +3,13 @@
 It shows, in one small package, what a real feature's ``init_app`` registers (docs/features.md):
 
 * a setting (``TOY_GREETING``, checked when read);
-* a LINE route (``おもちゃ`` answers with the greeting, in the resident's language);
+* LINE routes (``おもちゃ`` answers with the greeting, in the resident's language; an image
+  is fetched from LINE, outside the transaction, and its size told back);
 * two dialog flows (``flow.py``: a code-declared booking and a data-driven quiz);
 * two interceptors: one observes every event, one claims ``ひみつ`` before the dialogs;
 * a clock job that pushes a reminder (after its unit of work commits);
-* a console page with its menu entry and dashboard tile;
+* a console page with its menu entry and dashboard tile, and a staff action whose push and
+  notification run only after the request's unit of work commits;
 * its own translation catalog.
 """
 
@@ -16,26 +18,31 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, abort, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from bot.config import Setting
 from bot.console import NavItem, Tile, console_blueprint
+from bot.console.audit import record
 from bot.console.roles import Permission, requires
 from bot.context import EventContext
 from bot.features import seam
+from bot.incoming import MediaUnavailable
 from bot.jobs import Job
 from bot.messages import text, with_main_menu
-from bot.routing import Text
-from bot.work import Work, request_session
+from bot.routing import MessageType, Text
+from bot.work import Work, request_session, request_work
 from models import Dialog, DialogStatus, Resident
 from models.base import utcnow
 from tests.toy_feature.flow import QUIZ_FLOW, TOY_FLOW
 
 #: Kinds of the events the observing interceptor saw (the tests read it).
 SEEN: list[str] = []
+#: Notifications sent after a staff action committed (standing in for e-mail).
+NOTIFIED: list[int] = []
 #: How long a booking may sit unfinished before the clock job nudges the resident.
 NUDGE_AFTER = timedelta(minutes=5)
 
@@ -49,6 +56,16 @@ def _greeting_is_short(value: str) -> str | None:
 def hello(ctx: EventContext) -> None:
     """Greets the resident with the configured greeting."""
     ctx.reply(with_main_menu(_("Toy says: %(greeting)s", greeting=ctx.config["TOY_GREETING"])))
+
+
+def receive_image(ctx: EventContext) -> None:
+    """Tells the resident how large their image was (its bytes come from LINE)."""
+    try:
+        image = ctx.incoming.require_media()
+    except MediaUnavailable as problem:
+        ctx.reply(text(f"画像を受け取れませんでした（{problem.reason}）"))
+        return
+    ctx.reply(text(f"画像を受け取りました（{len(image.data)} バイト、{image.content_type}）"))
 
 
 def observe(ctx: EventContext) -> bool:
@@ -103,6 +120,26 @@ def index() -> str:
     return render_template("toy/index.html", bookings=list(bookings))
 
 
+@bp.post("/<int:dialog_id>/nudge")
+@requires(Permission.SURVEYS_EDIT)
+def nudge_one(dialog_id: int) -> ResponseReturnValue:
+    """Pushes a reminder to the resident of a booking, and notifies the office, after commit.
+
+    The push is queued before the booking is checked, so a refused nudge shows that what a
+    rolled-back request queued is never sent.
+    """
+    work = request_work()
+    dialog = work.session.get(Dialog, dialog_id)
+    if dialog is None:
+        abort(404)
+    work.outbox.push(work.session, dialog.resident, [text("予約の途中です")], purpose="toy.nudge")
+    work.after_commit(lambda: NOTIFIED.append(dialog_id))
+    record(work.session, "toy.nudge", object_type="dialog", object_id=dialog_id)
+    if dialog.status != DialogStatus.ACTIVE:
+        abort(409)
+    return redirect(url_for(".index"))
+
+
 def init_app(app: Flask) -> None:
     """Plug the toy into every part of the seam."""
     features = seam(app)
@@ -110,6 +147,7 @@ def init_app(app: Flask) -> None:
         Setting("TOY_GREETING", "こんにちは", str, "What the toy says.", _greeting_is_short)
     )
     features.add_route("toy.hello", Text("おもちゃ"), hello)
+    features.add_route("toy.image", MessageType("image"), receive_image)
     features.add_flow(TOY_FLOW)
     features.add_flow(QUIZ_FLOW)
     features.add_interceptor("toy.observe", observe, order=10)
