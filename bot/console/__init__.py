@@ -18,7 +18,7 @@ from flask import (
     Response,
     abort,
     current_app,
-    g,
+    flash,
     redirect,
     request,
     session,
@@ -26,6 +26,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -143,7 +144,8 @@ def _expire_idle_sessions() -> None:
     if now - session.get("seen_at", 0) > idle:
         logout_user()
         session.clear()
-        g.session_expired = True
+        # Kept in the fresh session: the notice shows on the sign-in page redirected to.
+        flash(_("Your session expired. Please sign in again."), "info")
         return None
     session["seen_at"] = now
     return None

@@ -6,7 +6,7 @@ import time
 from urllib.parse import urlsplit
 
 import pyotp
-from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import Flask, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
@@ -61,8 +61,6 @@ def _finish(staff: Staff) -> ResponseReturnValue:
 def sign_in() -> ResponseReturnValue:
     """The sign-in page."""
     form = SignInForm()
-    if getattr(g, "session_expired", False):
-        flash(_("Your session expired. Please sign in again."), "info")
     if form.validate_on_submit():
         db = request_session()
         try:

@@ -168,7 +168,8 @@ def test_idle_session_expires(client: FlaskClient, signed_in: Callable[..., Staf
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/signin" in response.headers["Location"]
-    assert "もう一度サインイン" in client.get("/admin/signin").get_data(as_text=True) or True
+    notice = "セッションの有効期限が切れました。もう一度サインインしてください。"
+    assert notice in client.get(response.headers["Location"]).get_data(as_text=True)
     assert client.get("/admin/").status_code == 302
 
 
