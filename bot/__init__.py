@@ -17,7 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     :param test_config: settings that win over the environment (tests, the dev runner).
     :raises bot.config.ConfigError: invalid configuration, or production without a secret.
     """
-    from bot import console, db, errors, health, i18n, logs, webhook
+    from bot import console, db, errors, health, i18n, logs, residentweb, surfaces, webhook
     from bot.config import (
         DEV_ACCESS_TOKEN,
         DEV_CHANNEL_SECRET,
@@ -75,7 +75,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    surfaces.init_app(app)
     console.init_app(app)
+    residentweb.init_app(app)
     console.csrf.exempt(webhook.bp)  # LINE signs its requests; there is no session to forge
     if config["MADOGUCHI_ENV"] == "development":
         from simulator import chat

@@ -107,6 +107,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Minutes of inactivity after which a staff session ends.",
     ),
+    Setting(
+        "RESIDENT_SESSION_MINUTES",
+        30,
+        int,
+        "Minutes a resident's web session lasts from sign-in (1 to 720; never extended).",
+    ),
     Setting("SIMULATOR_PORT", 5001, int, "Port of the embedded fake LINE platform in development."),
     Setting(
         "RICHMENU_FONT",
@@ -196,6 +202,11 @@ def load_config(
             config[name] = config[name].rstrip("/")
     if config["LINE_API_TIMEOUT"] <= 0 or config["LINE_API_MAX_ATTEMPTS"] < 1:
         raise ConfigError("LINE_API_TIMEOUT must be > 0 and LINE_API_MAX_ATTEMPTS >= 1")
+    # At most the staff session's 12 hours: Flask checks every session cookie against that.
+    if not 1 <= config["RESIDENT_SESSION_MINUTES"] <= 720:
+        raise ConfigError(
+            f"RESIDENT_SESSION_MINUTES must be 1 to 720, got {config['RESIDENT_SESSION_MINUTES']}"
+        )
     return config
 
 

@@ -1,15 +1,36 @@
-"""Error pages: HTML for people in the console, plain text for machines."""
+"""Error pages: each part of the site (``bot.surfaces``) shows its own; machines get plain text.
+
+The console's pages speak to staff (sign in, the refusal was recorded); the resident pages
+speak to residents on a phone (open the link from LINE again). Any other URL (the webhook,
+``/healthz``, ``/metrics``) gets Werkzeug's plain answer.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from bot.i18n import browser_language
+from bot.surfaces import current_surface
 
-def _page(error: HTTPException) -> Response | HTTPException:
-    """A console page for console URLs; Werkzeug's own answer elsewhere."""
-    if not request.path.startswith("/admin"):
+#: The statuses that get a page.
+CODES = (400, 401, 403, 404, 405, 410, 500)
+
+
+def _page(error: HTTPException) -> ResponseReturnValue:
+    """The error page of the request's surface; Werkzeug's own answer elsewhere."""
+    surface = current_surface()
+    return error if surface is None else surface.error_page(error)
+
+
+def console_page(error: HTTPException) -> ResponseReturnValue:
+    """A console page for a 4xx; a 5xx keeps Werkzeug's answer (the console's layout needs
+    the database, which may be what failed)."""
+    code = error.code or 500
+    if code >= 500:
         return error
     messages = {
         401: _("Please sign in."),
@@ -22,14 +43,53 @@ def _page(error: HTTPException) -> Response | HTTPException:
     }
     body = render_template(
         "console/error.html",
-        code=error.code,
+        code=code,
         title=error.name,
-        message=messages.get(error.code or 500, _("Something went wrong.")),
+        message=messages.get(code, _("Something went wrong.")),
     )
-    return Response(body, status=error.code, mimetype="text/html")
+    return Response(body, status=code, mimetype="text/html")
+
+
+def resident_page(error: HTTPException) -> ResponseReturnValue:
+    """A resident page: what happened and what to do next, in plain words."""
+    code = error.code or 500
+    if code >= 500:
+        # The resident's language lives in the database, which may be what failed.
+        with force_locale(browser_language()):
+            return _resident_page(code)
+    return _resident_page(code)
+
+
+def _resident_page(code: int) -> Response:
+    pages = {
+        400: (
+            _("This link is not valid"),
+            _("Part of the link may be missing. Please open it again from the message in LINE."),
+        ),
+        403: (
+            _("This page cannot be shown"),
+            _(
+                "Please open this page from the link in LINE. If you opened it a while ago, "
+                "open the link again."
+            ),
+        ),
+        404: (_("Page not found"), _("There is no such page. Please check the link in LINE.")),
+        410: (
+            _("This link has expired"),
+            _(
+                "Links work for a limited time to protect your information. Please open the "
+                "latest message in LINE, or ask for a new link."
+            ),
+        ),
+    }
+    title, message = pages.get(
+        code, (_("Something went wrong"), _("Please try again in a little while."))
+    )
+    body = render_template("resident/error.html", code=code, title=title, message=message)
+    return Response(body, status=code, mimetype="text/html")
 
 
 def init_app(app: Flask) -> None:
     """Register the error pages."""
-    for code in (400, 401, 403, 404, 405):
+    for code in CODES:
         app.register_error_handler(code, _page)
