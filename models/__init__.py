@@ -2,6 +2,7 @@
 
 from models.base import Base
 from models.conversations import Conversation, ConversationStatus
+from models.facilities import Facility, StaffFacility
 from models.outbound import OutboundMessage, OutboundStatus
 from models.residents import FollowState, FriendshipChange, FriendshipEvent, Resident
 from models.staff import AuditEntry, Role, Staff, StaffRole
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "Conversation",
     "ConversationStatus",
+    "Facility",
     "FollowState",
     "FriendshipChange",
     "FriendshipEvent",
@@ -20,6 +22,7 @@ __all__ = [
     "Resident",
     "Role",
     "Staff",
+    "StaffFacility",
     "StaffRole",
     "WebhookEvent",
 ]

@@ -26,7 +26,8 @@ from sqlalchemy import Select, func, or_, select
 
 from bot.console import NavItem, console_blueprint, register_nav
 from bot.console.audit import record
-from bot.console.forms import EmptyForm, StaffForm
+from bot.console.facilities import link_facilities, list_facilities
+from bot.console.forms import EmptyForm, FacilitiesForm, StaffForm
 from bot.console.roles import Permission, requires
 from bot.console.stats import TOKYO, friends_by_day
 from bot.console.users import create_staff
@@ -199,7 +200,13 @@ def staff() -> ResponseReturnValue:
             flash(_("The account has been created."), "info")
             return redirect(url_for(".staff"))
     people = db.scalars(select(Staff).order_by(Staff.email)).all()
-    return render_template("console/staff.html", people=people, form=form, empty_form=EmptyForm())
+    return render_template(
+        "console/staff.html",
+        people=people,
+        form=form,
+        empty_form=EmptyForm(),
+        facilities=list_facilities(db),
+    )
 
 
 @bp.post("/staff/<int:staff_id>/active")
@@ -223,6 +230,34 @@ def toggle_active(staff_id: int) -> ResponseReturnValue:
             detail={"active": person.active},
         )
         db.commit()
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/staff/<int:staff_id>/facilities")
+@requires(Permission.STAFF)
+def staff_facilities(staff_id: int) -> ResponseReturnValue:
+    """Sets the facilities a staff member works at (the ticked ones; none unlinks all)."""
+    db = request_session()
+    person = db.get(Staff, staff_id)
+    if person is None:
+        abort(404)
+    facilities = list_facilities(db)
+    form = FacilitiesForm()
+    form.facilities.choices = [(f.id, f.code) for f in facilities]
+    if not form.validate_on_submit():
+        flash(_("The facilities were not changed: choose them from the list."), "error")
+        return redirect(url_for(".staff"))
+    chosen = [f for f in facilities if f.id in set(form.facilities.data or [])]
+    link_facilities(person, chosen)
+    record(
+        db,
+        "staff.update",
+        object_type="staff",
+        object_id=person.id,
+        detail={"facilities": [f.code for f in chosen]},
+    )
+    db.commit()  # like the views beside it, until the request's unit of work commits
+    flash(_("The facilities have been saved."), "info")
     return redirect(url_for(".staff"))
 
 

@@ -34,6 +34,7 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "console.audit_csv": ("GET", "/admin/audit.csv", P.AUDIT),
     "console.staff": ("GET", "/admin/staff", P.STAFF),
     "console.toggle_active": ("POST", "/admin/staff/{other}/active", P.STAFF),
+    "console.staff_facilities": ("POST", "/admin/staff/{other}/facilities", P.STAFF),
 }
 
 
