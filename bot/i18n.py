@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, force_locale
+from flask_babel import Babel, force_locale, get_locale
 
 from bot.surfaces import current_surface
 
@@ -50,6 +50,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=_request_language)
+    app.jinja_env.globals["get_locale"] = get_locale  # every layout's <html lang>
 
 
 @contextmanager

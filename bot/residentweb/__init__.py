@@ -29,11 +29,10 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, has_request_context, request
 from flask import session as flask_session
-from flask_babel import get_locale
 
 from bot import errors
 from bot.db import request_session
-from bot.surfaces import Surface, current_surface, register_surface
+from bot.surfaces import Surface, register_surface
 from models import Resident
 
 logger = logging.getLogger(__name__)
@@ -203,13 +202,6 @@ def _language() -> str | None:
     return resident.language if resident is not None else None
 
 
-def _template_globals() -> dict[str, Any]:
-    surface = current_surface()
-    if surface is None or surface.name != "resident":
-        return {}
-    return {"get_locale": get_locale}
-
-
 def init_app(app: Flask) -> None:
     """Install the shell: settings, the session interface, the surface, its own pages."""
     from bot.residentweb import views
@@ -229,5 +221,4 @@ def init_app(app: Flask) -> None:
             language=_language,
         ),
     )
-    app.context_processor(_template_globals)
     app.register_blueprint(views.bp)

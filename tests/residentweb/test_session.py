@@ -6,11 +6,13 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 from itsdangerous import BadSignature
 
+from bot.console.audit import record
+from bot.db import request_session
 from bot.residentweb import (
     COOKIE_NAME,
     current_resident,
@@ -154,3 +156,11 @@ def test_blueprints_live_under_r() -> None:
         with pytest.raises(ValueError, match="resident pages live under /r"):
             resident_blueprint("x", __name__, prefix)
     assert resident_blueprint("x", __name__, "/r/coupons").url_prefix == "/r/coupons"
+
+
+def test_auditing_on_a_resident_page_leaves_the_resident_session_alone(app: Flask) -> None:
+    with app.test_request_context("/r/test/open"):
+        session["_resident"] = 1
+        entry = record(request_session(), "coupon.issue", object_type="coupon", object_id=1)
+        assert (entry.actor_id, entry.actor_label) == (None, "anonymous")
+        assert dict(session) == {"_resident": 1}  # Flask-Login never looked at it
