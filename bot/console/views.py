@@ -209,14 +209,19 @@ def staff() -> ResponseReturnValue:
     )
 
 
+def _staff_or_404(staff_id: int) -> Staff:
+    person = request_session().get(Staff, staff_id)
+    if person is None:
+        abort(404)
+    return person
+
+
 @bp.post("/staff/<int:staff_id>/active")
 @requires(Permission.STAFF)
 def toggle_active(staff_id: int) -> ResponseReturnValue:
     """Deactivates or reactivates an account (never one's own)."""
     db = request_session()
-    person = db.get(Staff, staff_id)
-    if person is None:
-        abort(404)
+    person = _staff_or_404(staff_id)
     if person.id == current_user.id:
         flash(_("You cannot deactivate your own account."), "error")
         return redirect(url_for(".staff"))
@@ -238,9 +243,7 @@ def toggle_active(staff_id: int) -> ResponseReturnValue:
 def staff_facilities(staff_id: int) -> ResponseReturnValue:
     """Sets the facilities a staff member works at (the ticked ones; none unlinks all)."""
     db = request_session()
-    person = db.get(Staff, staff_id)
-    if person is None:
-        abort(404)
+    person = _staff_or_404(staff_id)
     facilities = list_facilities(db)
     form = FacilitiesForm()
     form.facilities.choices = [(f.id, f.code) for f in facilities]
