@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot.residentweb.links import ExpiredLink, InvalidLink, read_link, signed_url
+from bot.residentweb.links import ExpiredLink, InvalidLink, read_link, signed_link, signed_url
 from bot.residentweb.views import sign_in_url
 from models import Resident
 from tests.residentweb.conftest import Clock
@@ -155,3 +155,14 @@ def test_a_sign_in_link_expires_and_needs_the_resident(
 def test_sign_in_links_open_resident_pages_only(app: Flask, endpoint: str) -> None:
     with app.app_context(), pytest.raises(ValueError, match="not a resident page"):
         sign_in_url(1, endpoint)
+
+
+@pytest.mark.parametrize("purpose", ["", "Sign In", "sign_in", "x" * 41, "-x"])
+def test_purposes_are_short_lower_case_names(app: Flask, purpose: str) -> None:
+    with pytest.raises(ValueError, match="short lower-case name"):
+        signed_link(purpose)
+    with (
+        app.test_request_context("/r/test/open"),
+        pytest.raises(ValueError, match="short lower-case name"),
+    ):
+        read_link("token", purpose)
