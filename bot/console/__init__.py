@@ -29,7 +29,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -186,7 +185,6 @@ def _template_globals() -> dict[str, Any]:
         "Permission": Permission,
         "tz": TOKYO,
         "now": utcnow(),
-        "get_locale": get_locale,
     }
 
 
