@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Browser libraries for the console come from the npm registry, pinned by the lock file.
-VENDOR := bot/static/vendor/chart.umd.js
-$(VENDOR): frontend/package-lock.json
+# Browser libraries come from the npm registry, pinned by the lock file: Chart.js for the
+# console (copied into bot/static/vendor) and axe-core for the accessibility tests (read from
+# node_modules by tests/browser/axe.py).
+NODE_MODULES := frontend/node_modules/.package-lock.json
+$(NODE_MODULES): frontend/package-lock.json
 	npm ci --prefix frontend --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+VENDOR := bot/static/vendor/chart.umd.js
+$(VENDOR): $(NODE_MODULES)
 	mkdir -p $(@D)
 	cp frontend/node_modules/chart.js/dist/chart.umd.js $@
 

@@ -28,7 +28,7 @@ def create_app(
     :raises bot.config.ConfigError: invalid configuration, or production without a secret.
     :raises bot.routing.RouteConflict: two features claim the same input.
     """
-    from bot import console, db, errors, health, i18n, logs, webhook, work
+    from bot import console, db, errors, health, i18n, logs, residentweb, surfaces, webhook, work
     from bot.cli import register_commands
     from bot.config import (
         DEV_ACCESS_TOKEN,
@@ -90,7 +90,9 @@ def create_app(
     )
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    surfaces.init_app(app)
     console.init_app(app)
+    residentweb.init_app(app)
     console.csrf.exempt(webhook.bp)  # LINE signs its requests; there is no session to forge
     errors.init_app(app)
     register_commands(app)

@@ -1,8 +1,9 @@
 """The ``madoguchi`` command: Flask's CLI on ``create_app`` plus madoguchi's own commands.
 
 ``madoguchi db upgrade`` applies migrations, ``madoguchi serve`` runs the embedded
-development bot (with the fake LINE platform when no channel is configured) and
-``madoguchi richmenu deploy`` installs the default rich menu.
+development bot (with the fake LINE platform when no channel is configured),
+``madoguchi richmenu deploy`` installs the default rich menu, ``madoguchi staff ...`` and
+``madoguchi facility ...`` manage staff accounts and the facilities they work at.
 """
 
 from __future__ import annotations
@@ -90,11 +91,21 @@ def _read_password(from_stdin: bool) -> str:
     type=click.Choice([r.value for r in Role]),
     help="Repeat for several roles.",
 )
+@click.option(
+    "--facility",
+    "facilities",
+    multiple=True,
+    metavar="CODE",
+    help="A facility the person works at (repeat for several; see `facility list`).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def staff_create(email: str, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+def staff_create(
+    email: str, name: str, roles: tuple[str, ...], facilities: tuple[str, ...], password_stdin: bool
+) -> None:
     """Create a staff account (the first admin is made this way)."""
     from bot.console.audit import record
+    from bot.console.facilities import find_facilities
     from bot.console.users import create_staff
 
     password = _read_password(password_stdin)
@@ -106,17 +117,20 @@ def staff_create(email: str, name: str, roles: tuple[str, ...], password_stdin: 
                 display_name=name or email,
                 password=password,
                 roles={Role(r) for r in roles},
+                facilities=find_facilities(session, facilities),
             )
+            codes = [f.code for f in staff.facilities]
             record(
                 session,
                 "staff.create",
                 object_type="staff",
                 object_id=staff.id,
-                detail={"roles": sorted(roles), "via": "cli"},
+                detail={"roles": sorted(roles), "facilities": codes, "via": "cli"},
             )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"created {staff.email} ({', '.join(sorted(roles))})")
+    at = f" at {', '.join(codes)}" if codes else ""
+    click.echo(f"created {staff.email} ({', '.join(sorted(roles))}){at}")
 
 
 @staff_group.command("reset-password")
@@ -159,9 +173,54 @@ def settings_table() -> None:
         click.echo(f"| `{setting.name}` | {default} | {setting.doc} |")
 
 
+@click.group("facility")
+def facility_group() -> None:
+    """Facilities, where facility staff work."""
+
+
+@facility_group.command("add")
+@click.option("--code", required=True, help="Short unique code: letters, digits, hyphens.")
+@click.option("--name-ja", required=True, help="Japanese name.")
+@click.option("--name-en", required=True, help="English name.")
+@with_appcontext
+def facility_add(code: str, name_ja: str, name_en: str) -> None:
+    """Add a facility."""
+    from bot.console.audit import record
+    from bot.console.facilities import add_facility
+
+    try:
+        with get_db().unit_of_work() as session:
+            facility = add_facility(session, code=code, name_ja=name_ja, name_en=name_en)
+            record(
+                session,
+                "facility.create",
+                object_type="facility",
+                object_id=facility.id,
+                detail={"code": facility.code, "via": "cli"},
+            )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"added {facility.code}: {facility.name_ja} / {facility.name_en}")
+
+
+@facility_group.command("list")
+@with_appcontext
+def facility_list() -> None:
+    """List the facilities: code, state, Japanese and English names (tab-separated)."""
+    from bot.console.facilities import list_facilities
+
+    with get_db().reading() as session:
+        facilities = list_facilities(session)
+    if not facilities:
+        click.echo("no facilities yet: add one with `madoguchi facility add`")
+    for facility in facilities:
+        state = "active" if facility.active else "inactive"
+        click.echo(f"{facility.code}\t{state}\t{facility.name_ja}\t{facility.name_en}")
+
+
 def register_commands(app: Flask) -> None:
     """Attach madoguchi's commands to the app's CLI."""
-    for group in (db_group, serve, richmenu_group, staff_group, settings_table):
+    for group in (db_group, serve, richmenu_group, staff_group, facility_group, settings_table):
         app.cli.add_command(group)
 
 

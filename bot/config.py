@@ -142,6 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "Minutes of inactivity after which a staff session ends.",
     ),
+    Setting(
+        "RESIDENT_SESSION_MINUTES",
+        30,
+        int,
+        "Minutes a resident's web session lasts from sign-in (1 to 720; never extended).",
+        # At most the staff session's 12 hours: Flask checks every session cookie against that.
+        lambda minutes: None if 1 <= minutes <= 720 else "must be 1 to 720",
+    ),
     Setting("SIMULATOR_PORT", 5001, int, "Port of the embedded fake LINE platform in development."),
     Setting(
         "RICHMENU_FONT",

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, force_locale
-from flask_login import current_user
+from flask_babel import Babel, force_locale, get_locale
+
+from bot.surfaces import current_surface
 
 DEFAULT_LANGUAGE = "ja"
 SUPPORTED_LANGUAGES = ("ja", "en")
@@ -26,13 +27,22 @@ def supported_language(language: str | None) -> str:
     return base if base in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
 
 
-def _request_language() -> str:
-    """A console page's language: the staff member's choice, else the browser's, else ja."""
+def browser_language() -> str:
+    """The browser's preferred language among ours (``Accept-Language``), else ja."""
     if not has_request_context():
         return DEFAULT_LANGUAGE
-    if current_user and getattr(current_user, "is_authenticated", False):
-        return supported_language(current_user.language)
     return request.accept_languages.best_match(SUPPORTED_LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def _request_language() -> str:
+    """A page's language: the person's own (the surface knows it), else the browser's, else ja.
+
+    The console knows a signed-in staff member's choice; resident pages know the signed-in
+    resident's LINE language.
+    """
+    surface = current_surface()
+    chosen = surface.language() if surface is not None else None
+    return supported_language(chosen) if chosen else browser_language()
 
 
 def init_app(app: Flask) -> None:
@@ -40,6 +50,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=_request_language)
+    app.jinja_env.globals["get_locale"] = get_locale  # every layout's <html lang>
 
 
 @contextmanager

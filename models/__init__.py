@@ -10,6 +10,7 @@ import pkgutil
 
 from models.base import Base
 from models.dialogs import Dialog, DialogStatus
+from models.facilities import Facility, StaffFacility
 from models.outbound import OutboundMessage, OutboundStatus
 from models.residents import (
     FollowState,
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "Dialog",
     "DialogStatus",
+    "Facility",
     "FollowState",
     "FriendshipChange",
     "FriendshipEvent",
@@ -35,6 +37,7 @@ __all__ = [
     "ResidentAttribute",
     "Role",
     "Staff",
+    "StaffFacility",
     "StaffRole",
     "WebhookEvent",
 ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Created, IntPK, Updated, str_enum
+
+if TYPE_CHECKING:
+    from models.facilities import Facility
 
 
 class Role(StrEnum):
@@ -63,6 +66,10 @@ class Staff(Base):
 
     roles: Mapped[list[StaffRole]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", lazy="selectin"
+    )
+    #: Where the person works (the facility role acts there only).
+    facilities: Mapped[list[Facility]] = relationship(
+        secondary="staff_facilities", lazy="selectin", order_by="Facility.code"
     )
 
     @property

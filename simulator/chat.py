@@ -80,6 +80,13 @@ PHOTO_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 #: Resident actions remembered per resident; older ones are forgotten first.
 MAX_ACTIONS = 1000
 
+#: The page's policy: its own script and styles only, never in a frame.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+
 _RESIDENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _RICH_MENU_ID = re.compile(r"^richmenu-[0-9a-f]{32}$")
 _IMAGE_TYPES = frozenset({"image/png", "image/jpeg"})
@@ -205,6 +212,15 @@ def _only_with_the_simulator() -> ResponseReturnValue | None:
             "development mode without LINE credentials (make run).",
         )
     return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    """The page's own headers (the bot's console and resident pages have theirs)."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 @bp.errorhandler(ChatError)

@@ -3,6 +3,10 @@
 Feature packages add their pages with :func:`console_blueprint` (a blueprint whose every
 view must declare a permission) and :func:`register_nav` (an entry in the shared menu, shown
 only to people who may use it). Dashboard tiles register with :func:`register_tile`.
+
+The console is the ``/admin`` surface (``bot.surfaces``): its headers, error pages and
+template globals apply to console URLs only; resident pages have their own
+(``bot.residentweb``).
 """
 
 from __future__ import annotations
@@ -25,21 +29,23 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from bot.console.audit import record
-from bot.console.roles import PERMISSION_ATTRIBUTE, Permission
+from bot import errors
+from bot.console.roles import PERMISSION_ATTRIBUTE, Permission, refuse
 from bot.console.stats import TOKYO
 from bot.console.users import StaffUser
-from bot.errors import console_error_page
+from bot.surfaces import Surface, current_surface, register_surface
 from bot.work import request_session
 from models import Staff
 from models.base import utcnow
 
-#: The policy every page is served with: no inline scripts, nothing from elsewhere.
+#: Where the console lives.
+PREFIX = "/admin"
+
+#: The policy every console page is served with: no inline scripts, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
@@ -86,7 +92,11 @@ def console_blueprint(name: str, import_name: str, url_prefix: str, **options: A
     """A blueprint for console pages: each view must declare its permission (fail closed).
 
     :param options: more ``Blueprint`` arguments (e.g. ``template_folder``).
+    :raises ValueError: ``url_prefix`` is not under ``/admin`` (the console's headers, error
+        pages and sign-in apply there only).
     """
+    if url_prefix != PREFIX and not url_prefix.startswith(PREFIX + "/"):
+        raise ValueError(f"console pages live under {PREFIX}, not {url_prefix}")
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix, **options)
     blueprint.before_request(_authorize)
     return blueprint
@@ -108,15 +118,7 @@ def _authorize() -> ResponseReturnValue | None:
             return redirect(url_for("console_auth.sign_in", next=request.full_path.rstrip("?")))
         abort(401)
     if not current_user.can(permission):
-        # Answered, not raised: the request's unit of work commits the audit entry.
-        record(
-            request_session(),
-            "forbidden",
-            object_type="endpoint",
-            object_id=request.endpoint,
-            detail={"method": request.method, "permission": str(permission)},
-        )
-        return console_error_page(403)
+        refuse("endpoint", request.endpoint, permission=str(permission))
     return None
 
 
@@ -151,35 +153,41 @@ def _expire_idle_sessions() -> None:
     return None
 
 
-def _security_headers(response: Response) -> Response:
-    """Headers every response carries."""
+def _headers(response: Response) -> None:
+    """The console's headers (``bot.surfaces`` adds the baseline to every response)."""
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     signed_in = (
         current_app.config["SESSION_COOKIE_NAME"] in request.cookies and "_user_id" in session
     )
     if signed_in:  # a staff page: never cached (checked without loading the user)
         response.headers.setdefault("Cache-Control", "no-store")
-    return response
+
+
+def _language() -> str | None:
+    """A signed-in staff member's chosen language."""
+    return current_user.language if current_user.is_authenticated else None
 
 
 def _template_globals() -> dict[str, Any]:
+    """What console templates use; nothing elsewhere (resident pages never load a staff
+    member: Flask-Login's own context processor, which would, is turned off)."""
+    surface = current_surface()
+    if surface is None or surface.name != "console":
+        return {}
     nav = [
         i
         for i in current_app.extensions.get("console_nav", [])
         if current_user.is_authenticated and current_user.can(i.permission)
     ]
     return {
+        "current_user": current_user,
         "console_nav": nav,
         "Permission": Permission,
         "tz": TOKYO,
         "now": utcnow(),
-        "get_locale": get_locale,
     }
 
 
@@ -195,11 +203,20 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the session bounds the token's life
     )
     csrf.init_app(app)
-    login_manager.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
     app.before_request(_expire_idle_sessions)
-    app.after_request(_security_headers)
+    register_surface(
+        app,
+        Surface(
+            "console",
+            PREFIX,
+            headers=_headers,
+            error_page=errors.console_page,
+            language=_language,
+        ),
+    )
     app.context_processor(_template_globals)
 
     from bot.console import account, auth, views

@@ -13,6 +13,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from bot.residentweb import is_resident_path
 from models import AuditEntry
 
 
@@ -35,7 +36,10 @@ def record(
     :return: the new entry.
     """
     in_request = has_request_context()
-    signed_in = in_request and current_user.is_authenticated
+    # Resident pages have no staff member; asking Flask-Login would make it inspect (and
+    # rewrite) the resident session as if it were a staff one.
+    staff_page = in_request and not is_resident_path(request.path)
+    signed_in = staff_page and current_user.is_authenticated
     if actor_id is None and signed_in:
         actor_id = current_user.id
     if actor_label is None:

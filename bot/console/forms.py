@@ -59,5 +59,11 @@ class StaffForm(FlaskForm):
     password = new_password_field()
 
 
+class FacilitiesForm(FlaskForm):
+    """The facilities a staff member works at (admins); the choices are set by the view."""
+
+    facilities = SelectMultipleField(_l("Facilities"), coerce=int)
+
+
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token (sign-out, deactivate, ...)."""

@@ -1,8 +1,12 @@
-"""Roles and permissions: the one table of who may do what in the console.
+"""Roles and permissions: the one table of who may do what in the console, and refusals.
 
 Views declare the permission they need with :func:`requires`; a console view without a
 declaration is refused (fail closed). The role matrix test is generated from this table and
 the app's URL map, so a new route without a rule fails the tests.
+
+Some roles act only on their own objects: the facility role works at the facilities the
+person is linked to, checked by :func:`require_facility`. Every refusal goes through
+:func:`refuse` (403, recorded in the audit log).
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import wraps
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from flask import request
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from bot.console.audit import record
+from bot.errors import Refused
 from models import Role
 
 
@@ -82,3 +92,35 @@ def requires(permission: Permission | None) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def refuse(object_type: str, object_id: object, **detail: str) -> NoReturn:
+    """Answer 403 and record the refusal (``forbidden``) in the audit log.
+
+    The refused request's own work is rolled back; the entry is written apart from it
+    (``bot.errors.Refused``), so the audit log keeps it.
+
+    :param object_type: what was refused, e.g. ``endpoint`` or ``facility``.
+    :param object_id: which one.
+    :param detail: extra facts (never personal data); the method is added.
+    :raises bot.errors.Refused: always (a 403).
+    """
+    facts = {"method": request.method, **detail}
+
+    def audit(session: Session) -> None:
+        record(session, "forbidden", object_type=object_type, object_id=object_id, detail=facts)
+
+    raise Refused(audit)
+
+
+def require_facility(facility_id: int) -> None:
+    """Let the signed-in staff member act at this facility only if they are linked to it.
+
+    A facility page calls this with the facility the request is about, after its view's
+    permission (``requires``) has been checked. An unknown or deactivated facility is
+    refused like any other: the answer never tells whether it exists.
+
+    :raises werkzeug.exceptions.Forbidden: not linked (the refusal is audited).
+    """
+    if facility_id not in getattr(current_user, "facility_ids", frozenset()):
+        refuse("facility", facility_id, endpoint=request.endpoint or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,8 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.console.facilities import link_facilities
 from bot.console.roles import Permission, permissions_of
-from models import Role, Staff, StaffRole
+from models import Facility, Role, Staff, StaffRole
 from models.base import utcnow
 
 #: Failed sign-ins in a row before the account locks, and for how long.
@@ -44,6 +46,8 @@ class StaffUser:
     roles: frozenset[Role]
     language: str
     has_totp: bool
+    #: The active facilities the person works at (the facility role acts there only).
+    facility_ids: frozenset[int] = frozenset()
 
     is_authenticated = True
     is_active = True
@@ -72,6 +76,7 @@ class StaffUser:
             staff.role_set,
             staff.language,
             staff.totp_secret is not None,
+            frozenset(f.id for f in staff.facilities if f.active),
         )
 
 
@@ -144,10 +149,17 @@ def set_password(staff: Staff, password: str, *, now: datetime) -> None:
 
 
 def create_staff(
-    session: Session, *, email: str, display_name: str, password: str, roles: set[Role]
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    password: str,
+    roles: set[Role],
+    facilities: Iterable[Facility] = (),
 ) -> Staff:
     """Add a staff member.
 
+    :param facilities: where the person works (see ``bot.console.facilities``).
     :raises ValueError: no role, a bad password, or the email is taken.
     """
     if not roles:
@@ -162,6 +174,7 @@ def create_staff(
         roles=[StaffRole(role=r) for r in sorted(roles)],
         sessions_valid_from=utcnow(),
     )
+    link_facilities(staff, facilities)
     session.add(staff)
     session.flush()
     return staff

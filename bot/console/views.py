@@ -27,7 +27,8 @@ from sqlalchemy.orm import selectinload
 
 from bot.console import NavItem, console_blueprint, register_nav
 from bot.console.audit import record
-from bot.console.forms import EmptyForm, StaffForm
+from bot.console.facilities import link_facilities, list_facilities
+from bot.console.forms import EmptyForm, FacilitiesForm, StaffForm
 from bot.console.roles import Permission, requires
 from bot.console.stats import TOKYO, friends_by_day
 from bot.console.users import create_staff
@@ -199,7 +200,20 @@ def staff() -> ResponseReturnValue:
             flash(_("The account has been created."), "info")
             return redirect(url_for(".staff"))
     people = db.scalars(select(Staff).order_by(Staff.email)).all()
-    return render_template("console/staff.html", people=people, form=form, empty_form=EmptyForm())
+    return render_template(
+        "console/staff.html",
+        people=people,
+        form=form,
+        empty_form=EmptyForm(),
+        facilities=list_facilities(db),
+    )
+
+
+def _staff_or_404(staff_id: int) -> Staff:
+    person = request_session().get(Staff, staff_id)
+    if person is None:
+        abort(404)
+    return person
 
 
 @bp.post("/staff/<int:staff_id>/active")
@@ -207,9 +221,7 @@ def staff() -> ResponseReturnValue:
 def toggle_active(staff_id: int) -> ResponseReturnValue:
     """Deactivates or reactivates an account (never one's own)."""
     db = request_session()
-    person = db.get(Staff, staff_id)
-    if person is None:
-        abort(404)
+    person = _staff_or_404(staff_id)
     if person.id == current_user.id:
         flash(_("You cannot deactivate your own account."), "error")
         return redirect(url_for(".staff"))
@@ -222,6 +234,31 @@ def toggle_active(staff_id: int) -> ResponseReturnValue:
             object_id=person.id,
             detail={"active": person.active},
         )
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/staff/<int:staff_id>/facilities")
+@requires(Permission.STAFF)
+def staff_facilities(staff_id: int) -> ResponseReturnValue:
+    """Sets the facilities a staff member works at (the ticked ones; none unlinks all)."""
+    db = request_session()
+    person = _staff_or_404(staff_id)
+    facilities = list_facilities(db)
+    form = FacilitiesForm()
+    form.facilities.choices = [(f.id, f.code) for f in facilities]
+    if not form.validate_on_submit():
+        flash(_("The facilities were not changed: choose them from the list."), "error")
+        return redirect(url_for(".staff"))
+    chosen = [f for f in facilities if f.id in set(form.facilities.data or [])]
+    link_facilities(person, chosen)
+    record(
+        db,
+        "staff.update",
+        object_type="staff",
+        object_id=person.id,
+        detail={"facilities": [f.code for f in chosen]},
+    )
+    flash(_("The facilities have been saved."), "info")
     return redirect(url_for(".staff"))
 
 

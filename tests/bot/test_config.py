@@ -50,6 +50,9 @@ def test_environment_is_read_and_typed() -> None:
         ("MADOGUCHI_ENV", "staging"),
         ("LINE_API_TIMEOUT", "0"),
         ("LOG_FORMAT", "xml"),
+        ("RESIDENT_SESSION_MINUTES", "0"),
+        ("RESIDENT_SESSION_MINUTES", "721"),
+        ("RESIDENT_SESSION_MINUTES", "half an hour"),
     ],
 )
 def test_bad_values_are_refused(name: str, value: str) -> None:

@@ -2,8 +2,10 @@
 
 * ``live_app`` is the app in development mode with the simulator, served over real HTTP by
   a werkzeug server in a thread; the fake platform's webhooks go to its ``/callback``, so
-  pages really drive the bot. The server and the platform live for the whole session; each
-  test gets empty tables, a reset platform and empty chat transcripts afterwards.
+  pages really drive the bot. It also has the test-only resident pages of
+  ``tests/residentweb/pages.py`` under ``/r/test``. The server and the platform live for
+  the whole session; each test gets empty tables, a reset platform and empty chat
+  transcripts afterwards.
 * ``browser`` is Debian's chromium (``/usr/bin/chromium``) driven by Playwright; no browser
   is downloaded. ``page`` is a fresh context per test, saved as
   ``tests/artifacts/<test name>.png`` at the end of the test; ``browser_errors`` lists its
@@ -39,6 +41,7 @@ from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 from tests.browser import screenshot, serve
+from tests.residentweb import pages as test_resident_pages
 from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, app_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,6 +107,7 @@ def _live(
         app_settings(database_url, platform.url, MADOGUCHI_ENV="development", USING_SIMULATOR=True)
     )
     chat.install(app)
+    app.register_blueprint(test_resident_pages.bp)
     with serve(app) as server:
         line_webhook.webhook_url = f"{server.url}/callback"
         yield _Live(app, server)

@@ -1,4 +1,5 @@
-"""The staff console in a real browser: sign-in, lockout, CSRF, the dashboard chart.
+"""The staff console in a real browser: sign-in, lockout, CSRF, the dashboard chart, and
+axe-core's WCAG 2.2 A/AA checks of each page (more in test_accessibility.py).
 
 Screenshots of every page land in tests/artifacts/ for a person to look at.
 """
@@ -17,6 +18,7 @@ from bot.residents import lock_resident, record_follow, record_unfollow
 from models import AuditEntry, Role, Staff
 from models.base import utcnow
 from tests.browser import screenshot
+from tests.browser.axe import assert_accessible
 
 PASSWORD = "correct horse battery staple"
 
@@ -69,6 +71,7 @@ def test_sign_in_shows_the_dashboard_chart(
         " let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"
     )
     assert painted > 1000  # pixels were drawn, not an empty canvas
+    assert_accessible(page)
     screenshot(page, "console-dashboard")
     for path, name in (
         ("/admin/residents", "residents"),
@@ -78,10 +81,12 @@ def test_sign_in_shows_the_dashboard_chart(
     ):
         page.goto(base_url + path)
         expect(page.locator("h1")).to_be_visible()
+        assert_accessible(page)
         screenshot(page, f"console-{name}")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{base_url}/admin/")
     expect(chart).to_have_attribute("data-rendered", "4")
+    assert_accessible(page)
     screenshot(page, "console-dashboard-phone")
     assert browser_errors == []
 

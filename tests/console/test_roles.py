@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.console import console_blueprint
 from bot.console.roles import PERMISSION_ATTRIBUTE, ROLE_PERMISSIONS, Permission
 from models import AuditEntry, Role, Staff
 from tests.console.conftest import StaffFactory, csrf_token
@@ -34,6 +35,7 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "console.audit_csv": ("GET", "/admin/audit.csv", P.AUDIT),
     "console.staff": ("GET", "/admin/staff", P.STAFF),
     "console.toggle_active": ("POST", "/admin/staff/{other}/active", P.STAFF),
+    "console.staff_facilities": ("POST", "/admin/staff/{other}/facilities", P.STAFF),
 }
 
 
@@ -102,3 +104,10 @@ def test_several_roles_grant_the_union(
     signed_in(Role.FACILITY, Role.VIEWER)
     assert client.get("/admin/").status_code == 200  # from viewer
     assert client.get("/admin/residents").status_code == 403  # neither has it
+
+
+@pytest.mark.parametrize("prefix", ["/administrator", "/r/admin", "/", "admin"])
+def test_console_pages_live_under_admin(prefix: str) -> None:
+    with pytest.raises(ValueError, match="console pages live under /admin"):
+        console_blueprint("x", __name__, prefix)
+    assert console_blueprint("x", __name__, "/admin/surveys").url_prefix == "/admin/surveys"
