@@ -64,8 +64,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+def empty_tables(app: Flask) -> None:
+    """Delete every row (after a test)."""
+    with app.extensions["db"].unit_of_work() as session:
+        for table in reversed(models.Base.metadata.sorted_tables):
+            session.execute(delete(table))
+
+
 #: The app's features plus the toy feature of tests/toy_feature (it plugs into every seam).
 WITH_TOY = (*FEATURES, "tests.toy_feature")
+#: Where the toy app's signed links point: the test client's own host, so cookies follow.
+TOY_PUBLIC_URL = "http://localhost"
 
 
 def _close(app: Flask) -> None:
@@ -84,22 +93,17 @@ def session_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]
 @pytest.fixture(scope="session")
 def session_toy_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
     """The shared app with the toy feature too (one per database backend)."""
-    app = create_app(app_settings(database_url, platform.url), features=WITH_TOY)
+    settings = app_settings(database_url, platform.url, PUBLIC_BASE_URL=TOY_PUBLIC_URL)
+    app = create_app(settings, features=WITH_TOY)
     yield app
     _close(app)
-
-
-def _empty_tables(db: Database) -> None:
-    with db.unit_of_work() as session:
-        for table in reversed(models.Base.metadata.sorted_tables):
-            session.execute(delete(table))
 
 
 @pytest.fixture
 def app(session_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
     """The shared app, with empty tables and a fresh platform after the test."""
     yield session_app
-    _empty_tables(session_app.extensions["db"])
+    empty_tables(session_app)
     platform.state.reset()
 
 
@@ -107,7 +111,7 @@ def app(session_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
 def toy_app(session_toy_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
     """The shared app with the toy feature; a test module uses it with ``app = toy_app``."""
     yield session_toy_app
-    _empty_tables(session_toy_app.extensions["db"])
+    empty_tables(session_toy_app)
     platform.state.reset()
 
 
@@ -126,7 +130,7 @@ def make_app(database_url: str, platform: RunningPlatform) -> Iterator[Callable[
 
     yield make
     for app in built:
-        _empty_tables(app.extensions["db"])
+        empty_tables(app)
         _close(app)
     platform.state.reset()
 

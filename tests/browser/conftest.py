@@ -3,7 +3,7 @@
 * ``live_app`` is the app in development mode with the simulator, served over real HTTP by
   a werkzeug server in a thread; the fake platform's webhooks go to its ``/callback``, so
   pages really drive the bot. It also has the test-only resident pages of
-  ``tests/residentweb/pages.py`` under ``/r/test``. The server and the platform live for
+  ``tests/toy_feature/resident_pages.py`` under ``/r/test``. The server and the platform live for
   the whole session; each test gets empty tables, a reset platform and empty chat
   transcripts afterwards.
 * ``browser`` is Debian's chromium (``/usr/bin/chromium``) driven by Playwright; no browser
@@ -41,8 +41,8 @@ from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 from tests.browser import screenshot, serve
-from tests.residentweb import pages as test_resident_pages
 from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, app_settings
+from tests.toy_feature import resident_pages as test_resident_pages
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

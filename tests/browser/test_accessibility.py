@@ -25,7 +25,7 @@ from models import Role
 from tests.browser import screenshot
 from tests.browser.axe import assert_accessible, violations
 from tests.browser.test_console import PASSWORD, sign_in
-from tests.residentweb.pages import PURPOSE
+from tests.toy_feature.resident_pages import PURPOSE
 
 
 def local(url: str, base_url: str) -> str:

@@ -4,7 +4,7 @@ the facility role acts at its own facilities only."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -12,39 +12,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.console import console_blueprint
 from bot.console.facilities import add_facility
-from bot.console.roles import Permission, require_facility, requires
 from bot.console.users import StaffUser
 from models import AuditEntry, Facility, Role, Staff
-from simulator.server import RunningPlatform
-from tests.apps import app_with, empty_tables
 from tests.console.conftest import StaffFactory, post_form
-
-#: A test-only facility page (the coupon redemption pages will look like it).
-facility_pages = console_blueprint("facility_test", __name__, "/admin/test-facility")
-
-
-@facility_pages.get("/<int:facility_id>")
-@requires(Permission.COUPONS_REDEEM)
-def at_facility(facility_id: int) -> str:
-    """Something done at one facility."""
-    require_facility(facility_id)
-    return "done"
-
-
-@pytest.fixture(scope="module")
-def _facility_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
-    with app_with(database_url, platform.url, facility_pages) as app:
-        yield app
 
 
 @pytest.fixture
-def app(_facility_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
-    """The app with the test facility page (overrides the shared one)."""
-    yield _facility_app
-    empty_tables(_facility_app)
-    platform.state.reset()
+def app(toy_app: Flask) -> Flask:
+    """The app with the toy feature, whose facility page these tests open."""
+    return toy_app
 
 
 @pytest.fixture

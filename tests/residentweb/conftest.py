@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -13,29 +13,13 @@ from flask.testing import FlaskClient
 
 from bot.residentweb import pages
 from bot.residentweb.views import sign_in_url
-from simulator.server import RunningPlatform
-from tests.apps import app_with, empty_tables
 from tests.console.conftest import signed_in, staff_factory  # noqa: F401 - fixtures used here
-from tests.residentweb import pages as test_pages
-
-#: Where signed links point in these tests (the test client's own host, so cookies follow).
-PUBLIC_BASE_URL = "http://localhost"
-
-
-@pytest.fixture(scope="session")
-def _pages_app(database_url: str, platform: RunningPlatform) -> Iterator[Flask]:
-    with app_with(
-        database_url, platform.url, test_pages.bp, PUBLIC_BASE_URL=PUBLIC_BASE_URL
-    ) as app:
-        yield app
 
 
 @pytest.fixture
-def app(_pages_app: Flask, platform: RunningPlatform) -> Iterator[Flask]:
-    """The app with the test pages (overrides the shared one), emptied after the test."""
-    yield _pages_app
-    empty_tables(_pages_app)
-    platform.state.reset()
+def app(toy_app: Flask) -> Flask:
+    """The app with the toy feature, whose test-only resident pages these tests open."""
+    return toy_app
 
 
 @dataclass

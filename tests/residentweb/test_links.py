@@ -15,7 +15,7 @@ from bot.residentweb.links import ExpiredLink, InvalidLink, read_link, signed_li
 from bot.residentweb.views import sign_in_url
 from models import Resident
 from tests.residentweb.conftest import Clock
-from tests.residentweb.pages import OTHER_PURPOSE, PURPOSE
+from tests.toy_feature.resident_pages import OTHER_PURPOSE, PURPOSE
 
 TEN_MINUTES = timedelta(minutes=10)
 

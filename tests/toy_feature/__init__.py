@@ -10,6 +10,8 @@ It shows, in one small package, what a real feature's ``init_app`` registers (do
 * a clock job that pushes a reminder (after its unit of work commits);
 * a console page with its menu entry and dashboard tile, and a staff action whose push and
   notification run only after the request's unit of work commits;
+* a page done at one facility (``facility_page.py``) and resident pages of every kind of
+  access (``resident_pages.py``);
 * its own translation catalog.
 """
 
@@ -37,6 +39,7 @@ from bot.routing import MessageType, Text
 from bot.work import Work, request_session, request_work
 from models import Dialog, DialogStatus, Resident
 from models.base import utcnow
+from tests.toy_feature import facility_page, resident_pages
 from tests.toy_feature.flow import QUIZ_FLOW, TOY_FLOW
 
 #: Kinds of the events the observing interceptor saw (the tests read it).
@@ -154,6 +157,8 @@ def init_app(app: Flask) -> None:
     features.add_interceptor("toy.secret", keep_secret, order=100)
     features.add_job(Job("toy.nudge", nudge, timedelta(minutes=10)))
     features.add_blueprint(bp)
+    features.add_blueprint(facility_page.bp)
+    features.add_blueprint(resident_pages.bp)
     features.add_nav(NavItem("toy_admin.index", _l("Toy bookings"), Permission.RESULTS, 50))
     features.add_tile(Tile(_l("Toy bookings"), Permission.RESULTS, count_bookings))
     features.add_translations(Path(__file__).parent / "translations")
