@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,8 +24,16 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
 _hasher = PasswordHasher()
-#: Verified when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = _hasher.hash("madoguchi-no-such-account")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash verified when the email is unknown, so both cases take the same time.
+
+    Made on first use, not at import: an argon2 hash holds 64 MiB while it runs, and every
+    process (webhook workers too) would carry that peak from start-up.
+    """
+    return _hasher.hash("madoguchi-no-such-account")
 
 
 class SignInError(Exception):
@@ -95,7 +104,7 @@ def hash_password(password: str) -> str:
 def password_matches(staff: Staff | None, password: str) -> bool:
     """Check a password in constant-ish time (also when there is no such staff member)."""
     try:
-        return _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password) and (
+        return _hasher.verify(staff.password_hash if staff else _dummy_hash(), password) and (
             staff is not None
         )
     except (VerificationError, InvalidHashError):
