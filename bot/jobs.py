@@ -93,6 +93,7 @@ def schedule(scheduler: BaseScheduler, app: Flask) -> None:
             "interval",
             args=(app, job),
             id=job.id,
+            name=job.id,
             seconds=job.every.total_seconds(),
             replace_existing=True,
             coalesce=True,
