@@ -2,8 +2,9 @@
 
 It verifies ``X-Line-Signature`` over the raw body before anything else, decodes the JSON,
 hands each event object to the :class:`~bot.pipeline.EventProcessor`, and answers.
-It never logs bodies, message text or LINE user ids. A failed event makes the answer 500 so
-LINE redelivers the batch (when redelivery is on); processed events are then skipped.
+It never logs bodies, message text or LINE user ids. An event that failed for a transient
+reason (the database) makes the answer 500 so LINE redelivers the batch (when redelivery is
+on); processed events are then skipped. A defect is answered by the pipeline itself.
 """
 
 from __future__ import annotations
