@@ -5,8 +5,9 @@ There are three boundaries (STYLE.md 4), and each gets the same shape:
 * a webhook event: :class:`bot.pipeline.EventProcessor` opens one per event;
 * a clock job run or a CLI command: :func:`unit_of_work`;
 * a web request (console, resident pages): :func:`request_work`, opened on first use and
-  committed when the request ends, if the view returned normally (any status below 500); a view that
-  raised (an HTTP error such as ``abort(403)``, or a crash) has its work rolled back.
+  committed when the request ends if the view returned normally (any status below 500); a
+  view that raised (an HTTP error such as ``abort(403)``, or a crash) has its work rolled
+  back.
 
 Nothing inside a unit of work talks to LINE or sends e-mail. Messages wait in its
 :class:`~bot.outbox.Outbox` and other side effects in :meth:`Work.after_commit`; both run only
