@@ -28,7 +28,19 @@ def create_app(
     :raises bot.config.ConfigError: invalid configuration, or production without a secret.
     :raises bot.routing.RouteConflict: two features claim the same input.
     """
-    from bot import console, db, errors, health, i18n, logs, residentweb, surfaces, webhook, work
+    from bot import (
+        console,
+        db,
+        errors,
+        health,
+        i18n,
+        logs,
+        residentweb,
+        surfaces,
+        webhook,
+        work,
+        workers,
+    )
     from bot.cli import register_commands
     from bot.config import (
         DEV_ACCESS_TOKEN,
@@ -88,6 +100,8 @@ def create_app(
         ),
         seam=Seam(app, router, dialogs, dispatcher, dict(test_config or {}), os.environ),
     )
+    workers.init_app(app)
+    metrics.watch_inbox(lambda: _read_backlog(database))
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     surfaces.init_app(app)
@@ -103,3 +117,11 @@ def create_app(
     core.add_interceptor("too-long", refuse_overlong_text, order=0)
     init_features(app, features)
     return app
+
+
+def _read_backlog(database: Any) -> Any:
+    """The inbox's figures, for /metrics."""
+    from bot.inbox import backlog
+
+    with database.reading() as session:
+        return backlog(session)

@@ -125,6 +125,63 @@ SETTINGS: tuple[Setting, ...] = (
         positive,
     ),
     Setting(
+        "EVENT_WORKERS",
+        2,
+        int,
+        "Event worker threads in each web process (0: this process only stores events).",
+        lambda n: None if 0 <= n <= 64 else "must be 0 to 64",
+    ),
+    Setting(
+        "EVENT_POLL_SECONDS",
+        1.0,
+        float,
+        "Seconds an idle worker waits before looking at the inbox again (a new event wakes "
+        "the workers of its own process at once).",
+        positive,
+    ),
+    Setting(
+        "EVENT_LEASE_SECONDS",
+        30,
+        int,
+        "Seconds a worker holds an event; a worker that died lets it go after this.",
+        positive,
+    ),
+    Setting(
+        "EVENT_MAX_ATTEMPTS",
+        3,
+        int,
+        "Attempts before a failing event is parked for an admin.",
+        positive,
+    ),
+    Setting(
+        "EVENT_RETRY_SECONDS",
+        2.0,
+        float,
+        "Wait after an event's first failure (doubling after each one).",
+        lambda seconds: None if seconds >= 0 else "must not be negative",
+    ),
+    Setting(
+        "LATE_REPLIES_AS_PUSH",
+        True,
+        bool,
+        "Send a reply as a push when its token went stale before it could be sent (a backlog, "
+        "LINE down); pushes count against the monthly message quota.",
+    ),
+    Setting(
+        "INBOX_BACKLOG_ALERT_SECONDS",
+        120,
+        int,
+        "/healthz answers 503 when an event has waited longer than this.",
+        positive,
+    ),
+    Setting(
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+        5000,
+        int,
+        "PostgreSQL: longest statement (and wait for a lock), in milliseconds.",
+        positive,
+    ),
+    Setting(
         "WEBHOOK_EVENT_RETENTION_DAYS",
         7,
         int,
@@ -189,9 +246,17 @@ class LineSettings:
     retry_wait: float
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(setting: Setting, raw: Any) -> Any:
     if raw is None or setting.kind is str or isinstance(raw, setting.kind):
         return raw
+    if setting.kind is bool:
+        word = str(raw).strip().lower()
+        if word in _TRUE + _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{setting.name} must be true or false, got {raw!r}")
     try:
         return setting.kind(raw)
     except (TypeError, ValueError) as exc:

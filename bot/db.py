@@ -59,19 +59,32 @@ class Database:
         self.engine.dispose()
 
 
-def build_engine(url: str, **options: Any) -> Engine:
+def build_engine(url: str, *, statement_timeout_ms: int | None = None, **options: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions.
 
     Database errors never quote their bound parameters: those carry message text, names
-    and LINE user ids, and an error's text ends up in the logs with its traceback.
+    and LINE user ids, and an error's text ends up in the logs with its traceback. Pooled
+    connections are checked before use (a database restart costs no request).
+
+    :param statement_timeout_ms: PostgreSQL: the longest a statement may run, and wait for a
+        lock (a table lock held elsewhere must not hang webhooks and workers indefinitely).
     """
     parsed = make_url(url)
     options.setdefault("hide_parameters", True)
+    options.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() != "sqlite":
         # Enough connections for every thread of a worker: no connect/disconnect churn.
         options.setdefault("pool_size", 10)
         options.setdefault("max_overflow", 10)
         options.setdefault("pool_recycle", 1800)
+        if statement_timeout_ms:
+            limits = [
+                f"-c {name}={statement_timeout_ms}"
+                for name in ("statement_timeout", "lock_timeout")
+            ]
+            given = parsed.query.get("options")  # e.g. a search_path: kept
+            words = [given] if isinstance(given, str) else list(given or ())
+            options.setdefault("connect_args", {})["options"] = " ".join([*words, *limits])
         return create_engine(url, **options)
 
     if parsed.database and parsed.database != ":memory:":
@@ -102,7 +115,9 @@ def build_engine(url: str, **options: Any) -> Engine:
 
 def init_app(app: Flask) -> Database:
     """Attach the database to the app."""
-    db = Database(app.config["DATABASE_URL"])
+    db = Database(
+        app.config["DATABASE_URL"], statement_timeout_ms=app.config["DATABASE_STATEMENT_TIMEOUT_MS"]
+    )
     app.extensions["db"] = db
     return db
 
@@ -149,6 +164,21 @@ def insert_ignore(
     )
     # A Core statement on the session's connection: none of the ORM's execution steps.
     return session.connection().execute(statement, values).first() is not None
+
+
+def insert_ignore_many(
+    session: Session, model: type[Any], rows: list[dict[str, Any]], conflict_columns: list[str]
+) -> int:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of many rows in one statement (batched VALUES).
+
+    :return: how many rows were inserted (the others already existed).
+    """
+    if not rows:
+        return 0
+    statement = _insert_ignore_statement(
+        session.get_bind().dialect.name, model.__table__, tuple(conflict_columns)
+    )
+    return len(session.connection().execute(statement, rows).all())
 
 
 @functools.cache

@@ -65,6 +65,8 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()
+    workers = app.extensions["workers"]
+    workers.start(1)  # SQLite has one writer: one event worker is all it can use
     click.echo(f"madoguchi is running at http://{host}:{port}  (webhook: /callback)")
     click.echo(
         f"staff console: http://{host}:{port}/admin/  (first admin: "
@@ -78,6 +80,7 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
+        workers.stop()
         scheduler.shutdown(wait=False)
         if platform is not None:
             platform.shutdown()

@@ -240,6 +240,20 @@ def _source(raw: Mapping[str, Any]) -> Source | None:
     )
 
 
+def source_key_of(raw: Mapping[str, Any]) -> str | None:
+    """The queue an event object joins: the user of a one-to-one chat, else the group or room.
+
+    :return: ``None`` when the event names no usable source (or is malformed there).
+    """
+    try:
+        source = _source(raw)
+    except MalformedEvent:
+        return None
+    if source is None:
+        return None
+    return source.user_id if source.type == "user" else source.chat_id
+
+
 def _message_fields(message: Mapping[str, Any]) -> dict[str, Any]:
     message_type = _string(message, "type", required=True)
     message_id = _string(message, "id")

@@ -16,11 +16,10 @@ from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
-from sqlalchemy import delete
 
-from bot.outbox import due_pushes
+from bot import inbox
+from bot.outbox import claim_due
 from bot.work import Work, unit_of_work
-from models import WebhookEvent
 from models.base import utcnow
 
 logger = logging.getLogger(__name__)
@@ -41,18 +40,18 @@ def expire_dialogs(app: Flask, work: Work) -> int:
 
 
 def retry_pushes(app: Flask, work: Work) -> int:
-    """Resends pushes that failed, with their stored retry keys (after this run commits)."""
+    """Sends again what no sender holds: pushes with their retry keys, replies while fresh."""
     window = timedelta(hours=app.config["PUSH_RETRY_HOURS"])
-    due = due_pushes(work.session, window=window)
-    work.outbox.push_ids.extend(due)
+    due = claim_due(work.session, now=utcnow(), window=window, limit=500)
+    work.outbox.row_ids.extend(due)
     return len(due)
 
 
 def purge_webhook_events(app: Flask, work: Work) -> int:
-    """Forgets webhook event ids older than the retention period (LINE redelivers sooner)."""
+    """Forgets processed webhook events older than the retention period (LINE redelivers
+    sooner); their raw content went when they were processed."""
     cutoff = utcnow() - timedelta(days=app.config["WEBHOOK_EVENT_RETENTION_DAYS"])
-    result = work.session.execute(delete(WebhookEvent).where(WebhookEvent.received_at < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return inbox.purge(work.session, before=cutoff)
 
 
 #: The plumbing's own jobs (``create_app`` registers them like a feature would).

@@ -1,21 +1,33 @@
-"""The outbox: messages queued during a unit of work and sent only after it commits.
+"""The outbox: messages a unit of work wants to send, stored with its commit, sent after it.
 
-Replies wait in memory (a reply token is single use and expires in about a minute, so there
-is nothing to retry later); pushes are rows with a stored retry key, so a failed push is
-retried by the clock and can never be delivered twice. A rollback drops both.
+During a unit of work, replies collect in memory (several calls for one event share one
+reply, at most five messages) and pushes become rows at once. When the unit of work commits,
+the replies are rows too (:meth:`Outbox.seal`): nothing a committed unit of work queued can be
+lost, and nothing a rolled-back one queued is ever sent.
+
+After the commit the creator sends its rows. A sender takes a row with a lease and counts the
+attempt before it calls LINE; a sender that dies lets the lease expire, and
+:func:`send_due` (run by the event workers and the clock) sends the row again:
+
+* a reply while its token is fresh. LINE refuses a spent token and sends nothing, so a reply
+  is never delivered twice: a refusal after an earlier attempt means that attempt got through;
+* a reply whose token went stale (the event waited, or LINE was down) as a push, when it must
+  arrive, else it is given up;
+* a push with its stored ``X-Line-Retry-Key``: LINE accepts a key once, for 24 hours.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.line_api import LineApiError, LineGateway
+from bot.line_api import LineApiError, LineGateway, Sent
 from bot.messages import Message
 from models import OutboundMessage, OutboundStatus, Resident
 from models.base import utcnow
@@ -24,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 #: LINE accepts 1 to 5 message objects per request.
 MAX_MESSAGES = 5
+#: How long a sender holds a row before another may send it again.
+SEND_LEASE = timedelta(seconds=30)
+#: After a failed attempt, how long before the next (a reply's token lasts about a minute).
+REPLY_RETRY = timedelta(seconds=5)
+PUSH_RETRY = timedelta(minutes=1)
 
 
 class OutboxError(ValueError):
@@ -37,7 +54,7 @@ class QueuedReply:
     reply_token: str
     resident_id: int | None
     messages: list[Message] = field(default_factory=list)
-    #: Push instead when the token turns out to be spent or expired.
+    #: Push instead when the token turns out to be stale (the resident must hear it).
     must_arrive: bool = False
 
 
@@ -46,7 +63,8 @@ class Outbox:
     """What one unit of work wants to send."""
 
     replies: list[QueuedReply] = field(default_factory=list)
-    push_ids: list[int] = field(default_factory=list)
+    #: Rows stored by this unit of work, sent once it commits.
+    row_ids: list[int] = field(default_factory=list)
 
     def reply(
         self,
@@ -78,85 +96,152 @@ class Outbox:
             return None
         if not 1 <= len(messages) <= MAX_MESSAGES:
             raise OutboxError(f"{len(messages)} messages for one push (1 to {MAX_MESSAGES})")
-        row = OutboundMessage(resident_id=resident.id, messages=list(messages), purpose=purpose)
+        row = OutboundMessage(
+            resident_id=resident.id,
+            messages=list(messages),
+            purpose=purpose,
+            leased_until=utcnow() + SEND_LEASE,  # the creator sends it after the commit
+        )
         session.add(row)
         session.flush()
-        self.push_ids.append(row.id)
+        self.row_ids.append(row.id)
         return row
+
+    def seal(self, session: Session, *, reply_until: datetime, late_as_push: bool) -> None:
+        """Store the queued replies as rows of this unit of work (call just before the commit).
+
+        :param reply_until: until when the event's reply token is good.
+        :param late_as_push: push every reply the token cannot carry any more, not only the
+            ones queued with ``must_arrive``.
+        """
+        for queued in self.replies:
+            row = OutboundMessage(
+                resident_id=queued.resident_id,
+                messages=list(queued.messages),
+                purpose="reply",
+                reply_token=queued.reply_token,
+                reply_until=reply_until,
+                fallback_push=queued.resident_id is not None
+                and (queued.must_arrive or late_as_push),
+                leased_until=utcnow() + SEND_LEASE,
+            )
+            session.add(row)
+            session.flush()
+            self.row_ids.append(row.id)
+        self.replies.clear()
 
 
 def deliver(outbox: Outbox, gateway: LineGateway, db: Database) -> None:
-    """Send what a committed unit of work queued: replies first, then pushes."""
-    for queued in outbox.replies:
-        try:
-            gateway.reply(queued.reply_token, queued.messages)
-        except LineApiError as error:
-            logger.warning(
-                "reply failed",
-                extra={
-                    "resident": queued.resident_id,
-                    "status": error.status,
-                    "error": error.message,
-                },
-            )
-            if error.invalid_reply_token and queued.must_arrive and queued.resident_id:
-                outbox.push_ids.extend(_store_fallback_push(db, queued))
-    for push_id in outbox.push_ids:
-        send_push(gateway, db, push_id)
+    """Send what a committed unit of work stored (its own rows: no lease to wait for)."""
+    for row_id in outbox.row_ids:
+        send_stored(gateway, db, row_id)
 
 
-def _store_fallback_push(db: Database, queued: QueuedReply) -> list[int]:
-    """Turn a reply whose token was spent into a stored push; return its id (if any)."""
-    fallback = Outbox()
+@dataclass(frozen=True)
+class _Send:
+    """One attempt, decided inside a short transaction, made outside it."""
+
+    row_id: int
+    messages: list[Message]
+    attempt: int
+    reply_token: str | None
+    line_user_id: str | None
+    retry_key: str
+    fallback_push: bool
+
+
+def _take(db: Database, row_id: int, now: datetime) -> _Send | None:
+    """Count an attempt at a pending row and say how to send it (None: nothing to send)."""
     with db.unit_of_work() as session:
-        resident = session.get(Resident, queued.resident_id)
-        if resident is not None:
-            fallback.push(session, resident, queued.messages, purpose="reply-fallback")
-    return fallback.push_ids
-
-
-def send_push(gateway: LineGateway, db: Database, push_id: int) -> OutboundStatus:
-    """Send one stored push with its retry key and record the outcome.
-
-    :return: the row's status afterwards (``pending`` means: retry later).
-    """
-    with db.unit_of_work() as session:
-        row = session.get(OutboundMessage, push_id)
+        row = session.get(OutboundMessage, row_id, with_for_update=True)
         if row is None or row.status != OutboundStatus.PENDING:
-            return row.status if row else OutboundStatus.FAILED
-        resident = session.get_one(Resident, row.resident_id)
-        if not resident.reachable:
+            return None
+        resident = session.get(Resident, row.resident_id) if row.resident_id else None
+        reply = row.reply_token is not None and row.reply_until is not None
+        fresh = reply and row.reply_until is not None and row.reply_until > now
+        if reply and not fresh and not row.fallback_push:
+            row.status, row.last_error = OutboundStatus.FAILED, "reply token expired"
+            logger.info("reply given up: token expired", extra={"outbound": row.id})
+            return None
+        if not fresh and (resident is None or not resident.reachable):
             row.status, row.last_error = OutboundStatus.FAILED, "resident unreachable"
-            return row.status
-        line_user_id, retry_key = resident.line_user_id, str(row.retry_key)
-        messages = list(row.messages)
+            return None
+        row.attempts += 1
+        row.leased_until = now + SEND_LEASE
+        return _Send(
+            row_id=row.id,
+            messages=list(row.messages),
+            attempt=row.attempts,
+            reply_token=row.reply_token if fresh else None,
+            line_user_id=resident.line_user_id if resident else None,
+            retry_key=str(row.retry_key),
+            fallback_push=row.fallback_push,
+        )
 
-    status, values = OutboundStatus.PENDING, {}
+
+def send_stored(gateway: LineGateway, db: Database, row_id: int) -> OutboundStatus:
+    """Make one attempt at a stored reply or push, and record the outcome.
+
+    :return: the row's status afterwards (``pending`` means: another attempt later).
+    """
+    now = utcnow()
+    send = _take(db, row_id, now)
+    if send is None:
+        with db.reading() as session:
+            row = session.get(OutboundMessage, row_id)
+            return row.status if row else OutboundStatus.FAILED
+    values: dict[str, Any]
     try:
-        sent = gateway.push(line_user_id, messages, retry_key)
-        status = OutboundStatus.SENT
-        values = {"line_request_id": sent.request_id, "sent_at": utcnow(), "last_error": None}
+        sent = _attempt(gateway, send)
     except LineApiError as error:
-        if not error.retryable:
-            status = OutboundStatus.FAILED
+        logger.warning(
+            "send failed",
+            extra={"outbound": row_id, "status": error.status, "error": error.message},
+        )
         values = {"last_error": f"HTTP {error.status}: {error.message}"[:500]}
-        logger.warning("push failed", extra={"push": push_id, "status": error.status})
+        if send.reply_token is not None and error.invalid_reply_token:
+            if send.attempt > 1:  # an earlier attempt went through and spent the token
+                values = {"status": OutboundStatus.SENT, "sent_at": utcnow(), "last_error": None}
+            elif send.fallback_push:  # stale before we could use it: push it instead
+                values["reply_until"] = now
+            else:
+                values["status"] = OutboundStatus.FAILED
+        elif not error.retryable:
+            values["status"] = OutboundStatus.FAILED
+        else:
+            wait = REPLY_RETRY if send.reply_token is not None else PUSH_RETRY
+            values["leased_until"] = now + wait
+    else:
+        values = {
+            "status": OutboundStatus.SENT,
+            "sent_at": utcnow(),
+            "line_request_id": sent.request_id,
+            "last_error": None,
+        }
     with db.unit_of_work() as session:
         session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id == push_id, OutboundMessage.status == OutboundStatus.PENDING)
-            .values(status=status, attempts=OutboundMessage.attempts + 1, **values)
+            .where(OutboundMessage.id == row_id, OutboundMessage.status == OutboundStatus.PENDING)
+            .values(**values)
         )
-    return status
+    if "reply_until" in values:
+        return send_stored(gateway, db, row_id)
+    return OutboundStatus(values.get("status", OutboundStatus.PENDING))
 
 
-def due_pushes(session: Session, *, window: timedelta) -> list[int]:
-    """Pushes to send again: pending for over a minute. Those past the retry key's window
-    are given up (LINE would treat a resend as new and could deliver it twice).
+def _attempt(gateway: LineGateway, send: _Send) -> Sent:
+    if send.reply_token is not None:
+        return gateway.reply(send.reply_token, send.messages)
+    assert send.line_user_id is not None  # noqa: S101 - _take refuses a push without one
+    return gateway.push(send.line_user_id, send.messages, send.retry_key)
 
-    :return: the ids to send after the commit, oldest first (at most 500 per run).
+
+def claim_due(session: Session, *, now: datetime, window: timedelta, limit: int) -> list[int]:
+    """Rows to send again: pending, and no sender holds them. Pushes past the retry key's
+    window are given up (LINE would take a resend as new and could deliver it twice).
+
+    :return: the ids, now leased to the caller, oldest first.
     """
-    now = utcnow()
     session.execute(
         update(OutboundMessage)
         .where(
@@ -165,14 +250,33 @@ def due_pushes(session: Session, *, window: timedelta) -> list[int]:
         )
         .values(status=OutboundStatus.FAILED, last_error="retry window passed")
     )
-    return list(
-        session.scalars(
-            select(OutboundMessage.id)
-            .where(
-                OutboundMessage.status == OutboundStatus.PENDING,
-                OutboundMessage.updated_at < now - timedelta(minutes=1),
-            )
-            .order_by(OutboundMessage.created_at)
-            .limit(500)
+    due = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.status == OutboundStatus.PENDING,
+            (OutboundMessage.leased_until.is_(None)) | (OutboundMessage.leased_until < now),
         )
+        .order_by(OutboundMessage.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(ids))
+            .values(leased_until=now + SEND_LEASE)
+        )
+    return ids
+
+
+def send_due(gateway: LineGateway, db: Database, *, window: timedelta, limit: int = 100) -> int:
+    """Send again what is due (see :func:`claim_due`).
+
+    :return: how many rows were attempted.
+    """
+    with db.unit_of_work() as session:
+        ids = claim_due(session, now=utcnow(), window=window, limit=limit)
+    for row_id in ids:
+        send_stored(gateway, db, row_id)
+    return len(ids)

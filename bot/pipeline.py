@@ -1,15 +1,13 @@
-"""One webhook event, end to end (ARCHITECTURE.md): dedupe, resident, dispatch, commit, send.
+"""One webhook event, end to end (ARCHITECTURE.md): resident, dispatch, commit, send.
 
-:meth:`EventProcessor.process` takes one event object as LINE sends it (decoded JSON) and
-does not care where it came from: the webhook, a test, the simulator, or (later) an inbox.
-Every event gets its own unit of work. The ``webhook_events`` row commits with the event's
-effects, so a redelivery of a processed event is skipped and one that failed is processed
-again. Messages wait in the outbox until the commit, then go out (reply first).
+:meth:`EventProcessor.process` takes one event object as LINE sent it (decoded JSON) and a
+:class:`Ticket` that says how to mark it done; it does not care where the event came from
+(the inbox's workers, a test). Every event gets its own unit of work. The ticket is marked
+inside it, so the event's effects and "this event is done" commit together, exactly once.
+Messages are stored with the same commit (bot/outbox.py) and sent after it.
 
-A failure is one of two kinds. A database that is unreachable or timing out is *transient*:
-the event fails and LINE's redelivery brings it back. Anything else is a defect that would
-fail the same way on every redelivery (a poison event): the event is rolled back, recorded
-as processed, and the resident gets an apology instead of silence.
+A failure rolls everything back and is reported with the error's class name: the inbox
+counts it, tries again later and parks the event after too many attempts.
 """
 
 from __future__ import annotations
@@ -18,46 +16,71 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.context import EventContext
 from bot.db import Database, insert_ignore
 from bot.dispatch import Dispatcher
 from bot.i18n import resident_locale
+from bot.inbox import LeaseLost
 from bot.incoming import Incoming, LineEvent, MalformedEvent, MediaRequired, parse_event
 from bot.line_api import ContentTooLarge, LineApiError, LineGateway
 from bot.messages import Message, text, utf16_length, with_main_menu
 from bot.metrics import Metrics
-from bot.residents import Profile, apply_profile, lock_resident_and_dialog
+from bot.residents import Profile, apply_profile, lock_resident, lock_resident_and_dialog
 from bot.work import Work
-from models import Resident, WebhookEvent
+from models import GroupChat
 from models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
 #: Longest text a resident may send that features will see (LINE allows 10,000 characters).
 MAX_TEXT_UNITS = 5000
-#: Database failures that say nothing about the event: LINE's redelivery should retry it.
-TRANSIENT = (OperationalError, InterfaceError, PoolTimeout)
+#: How long after the door stored an event its reply token is used (LINE: one minute).
+REPLY_WINDOW = timedelta(seconds=50)
 
 
 class Outcome(StrEnum):
     """What happened to one event (the ``outcome`` label of the metrics)."""
 
     PROCESSED = "processed"
-    DUPLICATE = "duplicate"
     IGNORED = "ignored"
-    #: A transient failure: rolled back, to be processed again on redelivery.
+    #: Another worker holds the event now (this one was too slow): nothing was committed.
+    LOST = "lost"
+    #: Rolled back; the inbox tries it again later, and parks it after too many attempts.
     FAILED = "failed"
-    #: A defect: rolled back, recorded as processed, the resident got an apology.
-    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Result:
+    """An event's outcome, the route that answered it, and the failure's class, if any."""
+
+    outcome: Outcome
+    route: str = "none"
+    error: str | None = None
+
+
+class Ticket(Protocol):
+    """How the event's unit of work marks it done (the inbox lease, in production)."""
+
+    @property
+    def received_at(self) -> datetime:
+        """When the event reached the door (its reply token is good for a minute after)."""
+        ...
+
+    def complete(self, session: Session) -> None:
+        """Mark the event done in this unit of work.
+
+        :raises bot.inbox.LeaseLost: the event is no longer this worker's.
+        """
+        ...
 
 
 def refuse_overlong_text(ctx: EventContext) -> bool:
@@ -116,59 +139,66 @@ class EventProcessor:
         self.metrics = metrics
         self.config = config
 
-    def process(self, raw: Mapping[str, Any]) -> Outcome:
+    def process(self, raw: Mapping[str, Any], ticket: Ticket) -> Result:
         """Process one event object in its own unit of work and send what it queued.
 
-        Never raises. A malformed event is logged (id and type) and ignored.
+        Never raises. A malformed event is logged (id and type) and done with.
 
         :param raw: one element of a webhook body's ``events``, as decoded JSON.
-        :return: what happened; only :attr:`Outcome.FAILED` asks for a redelivery.
+        :param ticket: marks the event done inside its unit of work.
         """
         started = time.perf_counter()
         try:
             event = parse_event(raw)
         except MalformedEvent as error:
             logger.warning(
-                "webhook event malformed: ignored",
-                extra={**_log_fields(raw), "reason": str(error)},
+                "webhook event malformed: ignored", extra={**_log_fields(raw), "reason": str(error)}
             )
-            self.metrics.webhook_events.labels("malformed", Outcome.IGNORED).inc()
-            return Outcome.IGNORED
-        outcome, route = self._process(event)
-        self.metrics.webhook_events.labels(event.type, outcome).inc()
-        self.metrics.handler_latency.labels(route).observe(time.perf_counter() - started)
-        return outcome
+            result = self._done(ticket, route="malformed")
+            self.metrics.webhook_events.labels("malformed", result.outcome).inc()
+            return result
+        result = self._process(event, ticket)
+        self.metrics.webhook_events.labels(event.type, result.outcome).inc()
+        self.metrics.handler_latency.labels(result.route).observe(time.perf_counter() - started)
+        return result
 
-    def _process(self, event: LineEvent) -> tuple[Outcome, str]:
+    def _process(self, event: LineEvent, ticket: Ticket) -> Result:
         extra = {"event_id": event.event_id, "event_type": event.type}
         try:
             if event.mode == "standby":
-                return Outcome.IGNORED, "standby"
+                return self._done(ticket, route="standby")
             source = event.source
             user_id = source.user_id if source is not None and source.one_to_one else None
             if user_id is None:
-                return self._group(event)
-            profile = None
-            if event.type == "follow":
-                if self._seen(event.event_id):  # a redelivered follow: skip the profile call
-                    return Outcome.DUPLICATE, "duplicate"
-                profile = self._profile(user_id)
-            return self._run(event, user_id, profile)
-        except TRANSIENT:
-            logger.exception("webhook event failed: database unavailable", extra=extra)
-            return Outcome.FAILED, "none"
-        except Exception:
+                return self._group(event, ticket)
+            profile = self._profile(user_id) if event.type == "follow" else None
+            return self._run(event, ticket, user_id, profile)
+        except LeaseLost:
+            logger.warning("webhook event taken over by another worker", extra=extra)
+            return Result(Outcome.LOST)
+        except Exception as error:
             logger.exception("webhook event failed", extra=extra)
-            return self._recover(event), "error"
+            return Result(Outcome.FAILED, "error", type(error).__name__)
 
-    def _run(self, event: LineEvent, user_id: str, profile: Profile | None) -> tuple[Outcome, str]:
+    def _done(self, ticket: Ticket, *, route: str) -> Result:
+        """Mark an event done that needs nothing else (malformed, standby)."""
+        try:
+            with self.db.unit_of_work() as session:
+                ticket.complete(session)
+        except LeaseLost:
+            return Result(Outcome.LOST)
+        return Result(Outcome.IGNORED, route)
+
+    def _run(
+        self, event: LineEvent, ticket: Ticket, user_id: str, profile: Profile | None
+    ) -> Result:
         """The unit of work, run again with the content when a step needs a media message's
         bytes, and once more after a concurrent change to the resident's dialog."""
         incoming = event.incoming
         retried = False
         while True:
             try:
-                return self._unit(event, incoming, user_id, profile)
+                return self._unit(event, ticket, incoming, user_id, profile)
             except MediaRequired:
                 if incoming.media is not None or incoming.media_error is not None:
                     raise
@@ -180,14 +210,16 @@ class EventProcessor:
                 logger.info("dialog changed concurrently: retrying the event")
 
     def _unit(
-        self, event: LineEvent, incoming: Incoming, user_id: str, profile: Profile | None
-    ) -> tuple[Outcome, str]:
-        now, extra = utcnow(), {"event_id": event.event_id}
+        self,
+        event: LineEvent,
+        ticket: Ticket,
+        incoming: Incoming,
+        user_id: str,
+        profile: Profile | None,
+    ) -> Result:
+        now = utcnow()
         with self.db.unit_of_work() as session:
             work = Work(session)
-            if not self._record(session, event):
-                logger.info("webhook event redelivered: skipped", extra=extra)
-                return Outcome.DUPLICATE, "duplicate"
             resident, dialog = lock_resident_and_dialog(session, user_id)
             apply_profile(resident, profile)
             ctx = EventContext(
@@ -195,6 +227,8 @@ class EventProcessor:
             )
             with resident_locale(resident.language):
                 route = self.dispatcher.dispatch(ctx)
+            self._seal(work, ticket)
+            ticket.complete(session)
             logger.info(
                 "webhook event processed",
                 extra={
@@ -205,51 +239,59 @@ class EventProcessor:
                 },
             )
         work.run_effects(self.gateway, self.db)
-        return Outcome.PROCESSED, route
+        return Result(Outcome.PROCESSED, route)
 
-    @staticmethod
-    def _record(session: Any, event: LineEvent) -> bool:
-        """Insert the event id; False when it was already processed (a redelivery)."""
-        return insert_ignore(
-            session,
-            WebhookEvent,
-            {"webhook_event_id": event.event_id, "type": event.type, "received_at": utcnow()},
-            ["webhook_event_id"],
+    def _seal(self, work: Work, ticket: Ticket) -> None:
+        work.outbox.seal(
+            work.session,
+            reply_until=ticket.received_at + REPLY_WINDOW,
+            late_as_push=self.config["LATE_REPLIES_AS_PUSH"],
         )
 
-    def _group(self, event: LineEvent) -> tuple[Outcome, str]:
-        """Group and room chats: a polite note that the service is one-to-one only."""
+    def _group(self, event: LineEvent, ticket: Ticket) -> Result:
+        """Group and room chats: a polite note, once per chat, that the service is one-to-one."""
         with self.db.unit_of_work() as session:
             work = Work(session)
-            if not self._record(session, event):
-                return Outcome.DUPLICATE, "duplicate"
-            if event.reply_token and event.type in ("message", "join", "postback"):
+            chat_id = event.source.chat_id if event.source is not None else None
+            if (
+                chat_id is not None
+                and event.reply_token
+                and event.type in ("message", "join", "postback")
+                and insert_ignore(session, GroupChat, {"chat_id": chat_id}, ["chat_id"])
+            ):
                 work.outbox.reply(event.reply_token, [_one_to_one_only()])
+            self._seal(work, ticket)
+            ticket.complete(session)
         work.run_effects(self.gateway, self.db)
-        return Outcome.IGNORED, "group"
+        return Result(Outcome.IGNORED, "group")
 
-    def _recover(self, event: LineEvent) -> Outcome:
-        """After a defect: record the event as processed and apologise (no poison event)."""
+    def apologise(self, raw: Mapping[str, Any], received_at: datetime) -> None:
+        """Tell the resident their message could not be handled (the event was parked).
+
+        A reply while the token is fresh, else a push: the resident must not wait for an
+        answer that will not come.
+        """
         try:
-            language = None
-            with self.db.unit_of_work() as session:
-                work = Work(session)
-                if not self._record(session, event):
-                    return Outcome.DUPLICATE
-                if event.source is not None and event.source.user_id is not None:
-                    language = session.scalar(
-                        select(Resident.language).where(
-                            Resident.line_user_id == event.source.user_id
-                        )
-                    )
+            event = parse_event(raw)
+        except MalformedEvent:
+            return
+        source = event.source
+        if source is None or source.user_id is None or not source.one_to_one:
+            return
+        with self.db.unit_of_work() as session:
+            work = Work(session)
+            resident = lock_resident(session, source.user_id)
+            with resident_locale(resident.language):
                 if event.reply_token:
-                    with resident_locale(language):
-                        work.outbox.reply(event.reply_token, [_apology()])
-            work.run_effects(self.gateway, self.db)
-        except Exception:
-            logger.exception("recording a failed event failed", extra={"event_id": event.event_id})
-            return Outcome.FAILED
-        return Outcome.ERROR
+                    work.outbox.reply(
+                        event.reply_token, [_apology()], resident_id=resident.id, must_arrive=True
+                    )
+                    work.outbox.seal(
+                        session, reply_until=received_at + REPLY_WINDOW, late_as_push=True
+                    )
+                else:
+                    work.outbox.push(session, resident, [_apology()], purpose="apology")
+        work.run_effects(self.gateway, self.db)
 
     def _with_media(self, incoming: Incoming, user_id: str) -> Incoming:
         """The event with its media content, fetched from LINE outside any transaction.
@@ -271,11 +313,6 @@ class EventProcessor:
             logger.warning("media content unavailable", extra={"status": error.status})
             return dataclasses.replace(incoming, media_error="unavailable")
         return dataclasses.replace(incoming, media=media)
-
-    def _seen(self, event_id: str) -> bool:
-        """True when the event was already processed (checked again, atomically, later)."""
-        with self.db.reading() as session:
-            return session.get(WebhookEvent, event_id) is not None
 
     def _profile(self, line_user_id: str) -> Profile | None:
         """The LINE profile, fetched before the transaction (no network inside it)."""

@@ -11,6 +11,7 @@ import pkgutil
 from models.base import Base
 from models.dialogs import Dialog, DialogStatus
 from models.facilities import Facility, StaffFacility
+from models.inbox import GroupChat, InboxEvent, InboxStatus
 from models.outbound import OutboundMessage, OutboundStatus
 from models.residents import (
     FollowState,
@@ -20,7 +21,6 @@ from models.residents import (
     ResidentAttribute,
 )
 from models.staff import AuditEntry, Role, Staff, StaffRole
-from models.webhook_events import WebhookEvent
 
 __all__ = [
     "AuditEntry",
@@ -31,6 +31,9 @@ __all__ = [
     "FollowState",
     "FriendshipChange",
     "FriendshipEvent",
+    "GroupChat",
+    "InboxEvent",
+    "InboxStatus",
     "OutboundMessage",
     "OutboundStatus",
     "Resident",
@@ -39,7 +42,6 @@ __all__ = [
     "Staff",
     "StaffFacility",
     "StaffRole",
-    "WebhookEvent",
 ]
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from bot.inbox import backlog
+from models import OutboundMessage, OutboundStatus
 from simulator import events as line_events
 from simulator.server import RunningPlatform
 
@@ -31,13 +36,20 @@ def app_settings(database_url: str, platform_url: str, **overrides: Any) -> dict
         "LINE_API_TIMEOUT": 2.0,
         "LINE_API_MAX_ATTEMPTS": 3,
         "LINE_API_RETRY_WAIT": 0.01,
+        # No worker threads: signed_post drains the inbox in the test's own thread, so a
+        # test sees every answer as soon as the webhook request returns.
+        "EVENT_WORKERS": 0,
+        "EVENT_RETRY_SECONDS": 0,
         **overrides,
     }
 
 
-def signed_post(client: FlaskClient, body: bytes, *, secret: str = CHANNEL_SECRET) -> TestResponse:
-    """POST a webhook body signed like LINE signs it."""
-    return client.post(
+def signed_post(
+    client: FlaskClient, body: bytes, *, secret: str = CHANNEL_SECRET, drain: bool = True
+) -> TestResponse:
+    """POST a webhook body signed like LINE signs it, then let the app's workers process
+    what it stored (in this thread; ``drain=False`` leaves it in the inbox)."""
+    response = client.post(
         "/callback",
         data=body,
         headers={
@@ -45,6 +57,28 @@ def signed_post(client: FlaskClient, body: bytes, *, secret: str = CHANNEL_SECRE
             "X-Line-Signature": line_events.sign(body, secret),
         },
     )
+    if drain:
+        client.application.extensions["workers"].drain()
+    return response
+
+
+def settle(app: Flask, *, timeout: float = 5.0) -> None:
+    """Wait until the app's workers have processed every event and sent every message
+    (for tests of an app served with running workers).
+
+    :raises AssertionError: still busy after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.extensions["db"].reading() as session:
+            waiting = backlog(session).pending
+            unsent = session.scalar(
+                select(func.count()).where(OutboundMessage.status == OutboundStatus.PENDING)
+            )
+        if not waiting and not unsent:
+            return
+        assert time.monotonic() < deadline, f"{waiting} events and {unsent} messages still waiting"
+        time.sleep(0.02)
 
 
 def load_fixture(name: str, **values: str) -> dict[str, Any]:

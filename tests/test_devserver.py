@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -96,6 +97,17 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
         yield server
 
 
+def _deliveries(http: requests.Session, sim: str, uid: str, count: int) -> list[Any]:
+    """The resident's deliveries once there are ``count`` (the bot's worker answers after
+    the webhook request)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found: list[Any] = http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
     web, sim = embedded.web, embedded.sim
     with requests.Session() as http:
@@ -105,7 +117,7 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
         assert http.post(f"{sim}/users/{uid}/follow", json={}, timeout=10).json() == {
             "webhookStatus": 200
         }
-        menu = http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]
+        menu = _deliveries(http, sim, uid, 1)
         welcome = menu[0]["messages"][0]
         assert "友だち追加ありがとうございます" in welcome["text"]
         action = welcome["quickReply"]["items"][0]["action"]
@@ -115,8 +127,7 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
         assert http.post(
             f"{sim}/users/{uid}/text", json={"text": "メニュー"}, timeout=10
         ).json() == {"webhookStatus": 200}
-        deliveries = http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]
-        assert len(deliveries) == 3
+        assert len(_deliveries(http, sim, uid, 3)) == 3
         assert http.get(f"{web}/metrics", timeout=5).status_code == 200
 
         # The default rich menu is already deployed: the page shows it, a tap reaches the bot.
@@ -134,7 +145,7 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
         assert http.post(
             f"{sim}/users/{uid}/postback", json={"data": areas[3]["action"]["data"]}, timeout=10
         ).json() == {"webhookStatus": 200}
-        assert len(http.get(f"{sim}/users/{uid}/deliveries", timeout=5).json()["deliveries"]) == 4
+        assert len(_deliveries(http, sim, uid, 4)) == 4
 
     output = embedded.stop()
     assert "rich menu: created rich menu" in output

@@ -15,7 +15,11 @@ from tests.support import Resident, app_settings
 def test_healthz_reports_the_database(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {
+        "status": "ok",
+        "database": "ok",
+        "inbox": {"pending": 0, "parked": 0, "oldest_pending_seconds": 0.0},
+    }
 
 
 def test_healthz_is_503_when_the_database_is_gone(platform: RunningPlatform) -> None:
@@ -37,7 +41,9 @@ def test_metrics_count_events_latency_and_line_calls(
     resident.redeliver()
     text = client.get("/metrics").get_data(as_text=True)
     assert 'madoguchi_webhook_events_total{outcome="processed",type="follow"}' in text
-    assert 'madoguchi_webhook_events_total{outcome="duplicate",type="message"}' in text
+    assert "madoguchi_inbox_stored_total 2.0" in text
+    assert "madoguchi_inbox_duplicates_total 1.0" in text
+    assert "madoguchi_inbox_pending 0.0" in text
     assert 'madoguchi_handler_seconds_count{route="menu.show"}' in text
     assert 'madoguchi_line_api_calls_total{endpoint="reply",status="200"}' in text
     assert 'madoguchi_line_api_calls_total{endpoint="profile",status="200"}' in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -15,9 +15,22 @@ from bot.jobs import CORE_JOBS, Job, run_job, run_scheduled, schedule
 from bot.messages import text
 from bot.residents import lock_resident
 from bot.work import Work
-from models import OutboundMessage, OutboundStatus, WebhookEvent
+from models import InboxEvent, InboxStatus, OutboundMessage, OutboundStatus
 from models.base import utcnow
 from simulator.server import RunningPlatform
+
+
+def _done(event_id: str, at: datetime) -> InboxEvent:
+    """A processed inbox event, received at ``at``."""
+    return InboxEvent(
+        webhook_event_id=event_id,
+        type="message",
+        occurred_at=at,
+        received_at=at,
+        available_at=at,
+        status=InboxStatus.DONE,
+        processed_at=at,
+    )
 
 
 def _job(job_id: str) -> Job:
@@ -28,15 +41,13 @@ def test_purge_forgets_old_event_ids_only(app: Flask, db: Database) -> None:
     with db.unit_of_work() as session:
         session.add_all(
             [
-                WebhookEvent(
-                    webhook_event_id="old", type="message", received_at=utcnow() - timedelta(days=8)
-                ),
-                WebhookEvent(webhook_event_id="new", type="message", received_at=utcnow()),
+                _done("old", utcnow() - timedelta(days=8)),
+                _done("new", utcnow()),
             ]
         )
     assert run_job(app, _job("purge_webhook_events")) == 1
     with db.sessions() as session:
-        assert session.scalars(select(WebhookEvent.webhook_event_id)).all() == ["new"]
+        assert session.scalars(select(InboxEvent.webhook_event_id)).all() == ["new"]
 
 
 def test_every_core_job_runs_on_an_empty_database(app: Flask) -> None:
@@ -109,4 +120,4 @@ def test_schedule_has_the_registered_jobs_with_stable_ids(app: Flask, db: Databa
     assert {j.id for j in CORE_JOBS} <= {j.id for j in jobs}
     assert all(j.max_instances == 1 and j.coalesce for j in jobs)
     with db.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+        assert session.scalar(select(func.count()).select_from(InboxEvent)) == 0

@@ -7,6 +7,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,17 @@ from sqlalchemy import select, update
 
 from bot import messages
 from bot.config import LineSettings
+from bot.db import Database
 from bot.jobs import CORE_JOBS, run_job
 from bot.line_api import Content, ContentTooLarge, LineApiError, LineGateway
 from bot.messages import datetime_picker_button
 from bot.metrics import Metrics
-from bot.outbox import Outbox, deliver, send_push
+from bot.outbox import Outbox, deliver, send_due, send_stored
 from bot.postback import PostbackData
 from bot.ratelimit import Rate, TokenBucket
 from bot.residents import lock_resident
 from models import OutboundMessage, OutboundStatus
+from models.base import utcnow
 from simulator.server import RunningPlatform
 from tests.support import ACCESS_TOKEN, Resident
 
@@ -166,6 +169,14 @@ def test_token_bucket_waits_then_refuses() -> None:
 # -- the outbox: pushes stored with their keys, sent after commit -------------------------
 
 
+def _release(db: Database) -> None:
+    """As if every sender had died: their leases are over."""
+    with db.unit_of_work() as session:
+        session.execute(
+            update(OutboundMessage).values(leased_until=utcnow() - timedelta(seconds=1))
+        )
+
+
 def test_failed_push_stays_pending_and_the_clock_resends_it(
     app: Flask, platform: RunningPlatform, friend: str
 ) -> None:
@@ -179,13 +190,11 @@ def test_failed_push_stays_pending_and_the_clock_resends_it(
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
         assert (row.status, row.attempts) == (OutboundStatus.PENDING, 1)
-        session.execute(
-            update(OutboundMessage).values(
-                updated_at=row.updated_at.replace(year=2020), created_at=row.created_at
-            )
-        )
-        session.commit()
+        assert row.leased_until is not None
+        assert row.leased_until > utcnow()  # it waits a minute
     [retry] = [job for job in CORE_JOBS if job.id == "retry_pushes"]
+    assert run_job(app, retry) == 0  # not yet
+    _release(db)
     assert run_job(app, retry) == 1
     with db.sessions() as session:
         row = session.scalars(select(OutboundMessage)).one()
@@ -193,8 +202,67 @@ def test_failed_push_stays_pending_and_the_clock_resends_it(
         assert row.line_request_id
     keys = {d.retry_key for d in platform.state.deliveries(friend)}
     assert keys == {str(row.retry_key)}
-    assert send_push(gateway, db, row.id) == OutboundStatus.SENT  # already sent: no resend
+    assert send_stored(gateway, db, row.id) == OutboundStatus.SENT  # already sent: no resend
     assert len(platform.state.deliveries(friend)) == 1
+
+
+def _stored_reply(
+    db: Database, token: str, friend: str, *, until: datetime, late_as_push: bool = False
+) -> Outbox:
+    """A reply as an event's unit of work stores it."""
+    outbox = Outbox()
+    with db.unit_of_work() as session:
+        resident_id = lock_resident(session, friend).id
+        outbox.reply(token, [{"type": "text", "text": "大切なお知らせ"}], resident_id=resident_id)
+        outbox.seal(session, reply_until=until, late_as_push=late_as_push)
+    return outbox
+
+
+def test_a_reply_whose_sender_died_is_sent_again_while_fresh(
+    app: Flask, platform: RunningPlatform, friend: str
+) -> None:
+    db, gateway = app.extensions["db"], app.extensions["line"]
+    token = platform.state.issue_reply_token(friend)
+    _stored_reply(db, token, friend, until=utcnow() + timedelta(seconds=50))  # never delivered
+    assert send_due(gateway, db, window=timedelta(hours=23)) == 0  # its sender still holds it
+    _release(db)
+    assert send_due(gateway, db, window=timedelta(hours=23)) == 1
+    assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]
+
+
+def test_a_reply_resent_after_it_got_through_is_not_doubled(
+    app: Flask, platform: RunningPlatform, friend: str
+) -> None:
+    db, gateway = app.extensions["db"], app.extensions["line"]
+    token = platform.state.issue_reply_token(friend)
+    outbox = _stored_reply(
+        db, token, friend, until=utcnow() + timedelta(seconds=50), late_as_push=True
+    )
+    deliver(outbox, gateway, db)
+    with db.unit_of_work() as session:  # as if the sender died before recording it
+        session.execute(update(OutboundMessage).values(status=OutboundStatus.PENDING, sent_at=None))
+    _release(db)
+    assert send_due(gateway, db, window=timedelta(hours=23)) == 1  # LINE: token spent
+    assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]  # no push
+    with db.sessions() as session:
+        assert session.scalars(select(OutboundMessage.status)).one() == OutboundStatus.SENT
+
+
+def test_a_stale_reply_is_pushed_when_it_must_arrive_and_dropped_otherwise(
+    app: Flask, platform: RunningPlatform, friend: str
+) -> None:
+    db, gateway = app.extensions["db"], app.extensions["line"]
+    late = utcnow() - timedelta(seconds=1)
+    deliver(_stored_reply(db, "stale-token-1", friend, until=late, late_as_push=True), gateway, db)
+    deliver(_stored_reply(db, "stale-token-2", friend, until=late), gateway, db)
+    assert [d.method for d in platform.state.deliveries(friend)] == ["push"]
+    with db.sessions() as session:
+        rows = session.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
+    assert [(r.status, r.last_error) for r in rows] == [
+        (OutboundStatus.SENT, None),
+        (OutboundStatus.FAILED, "reply token expired"),
+    ]
+    assert [r.endpoint for r in platform.state.requests()] == ["push"]  # no stale reply tried
 
 
 def test_reply_with_spent_token_falls_back_to_a_push_when_it_must_arrive(
@@ -202,15 +270,9 @@ def test_reply_with_spent_token_falls_back_to_a_push_when_it_must_arrive(
 ) -> None:
     db, gateway = app.extensions["db"], app.extensions["line"]
     token = platform.state.issue_reply_token(friend)
-    gateway.reply(token, hello())  # spend it
-    with db.unit_of_work() as session:
-        resident_id = lock_resident(session, friend).id
-    outbox = Outbox()
-    outbox.reply(
-        token,
-        [{"type": "text", "text": "大切なお知らせ"}],
-        resident_id=resident_id,
-        must_arrive=True,
+    gateway.reply(token, hello())  # spend it (LINE would say the same of an expired one)
+    outbox = _stored_reply(
+        db, token, friend, until=utcnow() + timedelta(seconds=50), late_as_push=True
     )
     deliver(outbox, gateway, db)
     assert [d.method for d in platform.state.deliveries(friend)] == ["reply", "push"]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import Database
 from bot.logs import RedactFilter, configure
-from models import WebhookEvent
+from models import InboxEvent
 from models.base import utcnow
 from tests.support import Resident
 
@@ -38,11 +38,20 @@ def test_no_personal_data_at_info_or_above(
 
 def test_database_errors_do_not_quote_their_parameters(db: Database) -> None:
     secret = "私の住所は秘密です"
-    row = {"webhook_event_id": "01TESTEVENT", "type": secret, "received_at": utcnow()}
+    now = utcnow()
+    row = {
+        "webhook_event_id": "01TESTEVENT",
+        "type": "message",
+        "payload": secret,
+        "occurred_at": now,
+        "available_at": now,
+        "status": "pending",
+        "attempts": 0,
+    }
     with db.unit_of_work() as session:
-        session.execute(insert(WebhookEvent).values(row))
+        session.execute(insert(InboxEvent).values(row))
     with pytest.raises(IntegrityError) as caught, db.unit_of_work() as session:
-        session.execute(insert(WebhookEvent).values(row))
+        session.execute(insert(InboxEvent).values(row))
     assert "hidden due to hide_parameters" in str(caught.value)
     assert secret not in str(caught.value)
 

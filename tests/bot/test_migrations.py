@@ -33,7 +33,7 @@ def test_downgrade_to_base_and_back(tmp_path: object) -> None:
     engine = create_engine(url)
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     command.upgrade(config, "head")
-    assert {"residents", "dialogs", "webhook_events", "outbound_messages"} <= set(
+    assert {"residents", "dialogs", "inbox_events", "outbound_messages"} <= set(
         inspect(engine).get_table_names()
     )
     engine.dispose()

@@ -12,10 +12,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
 
 from bot.db import Database
-from models import Base, Resident, WebhookEvent
+from models import Base, InboxEvent, Resident
 from simulator import events as line_events
 from tests.support import CHANNEL_SECRET, load_fixture, signed_post
 from tests.support import Resident as SimResident
@@ -156,7 +155,7 @@ def test_redelivered_event_is_processed_once(resident: SimResident, db: Database
     assert endpoints.count("reply") == 1
     assert endpoints.count("profile") == 1
     with db.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+        assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1
         assert session.scalar(select(func.count()).select_from(Resident)) == 1
 
 
@@ -204,69 +203,6 @@ def test_tampered_postback_data_gets_the_fallback(resident: SimResident) -> None
         assert resident.tap(data).status_code == 200
     assert len(resident.texts()) == 5
     assert all("メニュー" in t for t in resident.texts()[1:])
-
-
-def _break_router(app: Flask, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
-    """Make the router raise ``error`` for the text "explode" (as a handler bug would)."""
-    router = app.extensions["router"]
-    original = router.resolve
-
-    def resolve(incoming: Any) -> Any:
-        if incoming.text == "explode":
-            raise error
-        return original(incoming)
-
-    monkeypatch.setattr(router, "resolve", resolve)
-
-
-def _good_and_bad(resident_factory: Any) -> tuple[SimResident, SimResident, list[dict[str, Any]]]:
-    good, bad = resident_factory(), resident_factory()
-    for sim in (good, bad):
-        sim.platform.state.set_friend(sim.user_id, True)
-    events = [
-        line_events.text_event(
-            bad.user_id, "explode", reply_token=bad.platform.state.issue_reply_token(bad.user_id)
-        ),
-        line_events.text_event(
-            good.user_id, "menu", reply_token=good.platform.state.issue_reply_token(good.user_id)
-        ),
-    ]
-    return good, bad, events
-
-
-def _event_ids(db: Database) -> set[str]:
-    with db.sessions() as session:
-        return set(session.scalars(select(WebhookEvent.webhook_event_id)))
-
-
-def test_a_defect_in_one_event_is_rolled_back_answered_and_not_retried(
-    app: Flask, resident_factory: Any, monkeypatch: pytest.MonkeyPatch, db: Database
-) -> None:
-    _break_router(app, monkeypatch, RuntimeError("handler bug"))
-    good, bad, events = _good_and_bad(resident_factory)
-    response = signed_post(good.client, line_events.callback_body(events))
-    assert response.status_code == 200  # a redelivery would fail the same way: no 500
-    assert len(good.texts()) == 1
-    assert bad.texts() == [
-        "申し訳ありません。こちらの不具合でメッセージを処理できませんでした。"
-        "時間をおいて、もう一度お試しください。"
-    ]
-    assert _event_ids(db) == {e["webhookEventId"] for e in events}  # both done
-    assert row_counts(db)["residents"] == 1  # the bad event's resident row was rolled back
-    assert signed_post(good.client, line_events.callback_body(events)).status_code == 200
-    assert len(bad.texts()) == 1  # the redelivery is a duplicate: no second apology
-
-
-def test_a_database_outage_in_one_event_asks_for_a_redelivery(
-    app: Flask, resident_factory: Any, monkeypatch: pytest.MonkeyPatch, db: Database
-) -> None:
-    _break_router(app, monkeypatch, OperationalError("SELECT 1", {}, Exception("gone")))
-    good, bad, events = _good_and_bad(resident_factory)
-    response = signed_post(good.client, line_events.callback_body(events))
-    assert response.status_code == 500  # LINE redelivers; the good event is then skipped
-    assert len(good.texts()) == 1
-    assert bad.texts() == []
-    assert _event_ids(db) == {events[1]["webhookEventId"]}
 
 
 def test_standby_and_unsend_events_are_ignored_quietly(

@@ -25,10 +25,18 @@ ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 
 
 @contextmanager
-def serve(app: Flask) -> Iterator[ServedApp]:
-    """Serve ``app`` on a free local port in a thread until the block ends."""
-    with ServedApp(app, name="live-app") as served:
-        yield served
+def serve(app: Flask, *, workers: int = 1) -> Iterator[ServedApp]:
+    """Serve ``app`` on a free local port in a thread until the block ends, with its event
+    workers running (webhooks are answered as in production: by the workers, afterwards)."""
+    events = app.extensions.get("workers")  # a plain Flask app (a stand-in) has none
+    if events is not None:
+        events.start(workers)
+    try:
+        with ServedApp(app, name="live-app") as served:
+            yield served
+    finally:
+        if events is not None:
+            events.stop()
 
 
 def screenshot(page: Page, name: str) -> Path:

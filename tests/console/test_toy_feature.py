@@ -83,7 +83,8 @@ def test_a_refused_staff_action_sends_nothing_and_changes_nothing(
     assert toy_feature.NOTIFIED == []
     assert _audited(app) == []
     with app.extensions["db"].sessions() as session:
-        assert session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+        nudges = select(func.count()).where(OutboundMessage.purpose == "toy.nudge")
+        assert session.scalar(nudges) == 0
 
 
 def _audited(app: Flask) -> list[str]:

@@ -26,6 +26,7 @@ from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 from tests.browser import serve
 from tests.simulator.conftest import RecordingBot
+from tests.support import settle
 
 STATIC = Path(chat.__file__).parent / "static" / "simulator"
 TEMPLATE = Path(chat.__file__).parent / "templates" / "simulator" / "chat.html"
@@ -37,6 +38,7 @@ class ChatApi:
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
+        self.app = client.application
         page = client.get("/simulator")
         assert page.status_code == 200, page.get_data(as_text=True)
         match = _META_TOKEN.search(page.get_data(as_text=True))
@@ -46,7 +48,12 @@ class ChatApi:
         return self.client.get(f"/simulator/api{path}")
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> TestResponse:
-        return self.client.post(f"/simulator/api{path}", json=body, headers=self.headers, **kwargs)
+        """Act as the page does, then wait for the bot's workers to answer."""
+        answer = self.client.post(
+            f"/simulator/api{path}", json=body, headers=self.headers, **kwargs
+        )
+        settle(self.app)
+        return answer
 
     def resident(self, name: str = "県民 太郎", language: str = "ja") -> str:
         created = self.post("/residents", {"displayName": name, "language": language})
