@@ -1,10 +1,21 @@
-"""gunicorn settings for the ``web`` process (Procfile). Tunable through the environment."""
+"""gunicorn settings for the ``web`` process (Procfile). Tunable through the environment.
+
+Each gunicorn worker process also runs the app's event workers (``EVENT_WORKERS`` threads,
+bot/workers.py): they process what the webhook stored in the inbox.
+"""
 
 import os
 import shutil
 import tempfile
 
-from prometheus_client import multiprocess
+#: Name prefix of the metrics folder the master creates (and removes at exit).
+METRICS_PREFIX = "madoguchi-metrics-"
+
+# prometheus_client chooses between in-process and multiprocess values when it is first
+# imported, so the folder must be known before anything imports it: here, at the top of the
+# configuration the master reads first, and inherited by every worker it forks.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -25,14 +36,17 @@ wsgi_app = "bot:create_app()"
 # madoguchi does not use it, and two web processes on one host would replace each other's.
 control_socket_disable = True
 
-#: Name prefix of the metrics folder the master creates (and removes at exit).
-METRICS_PREFIX = "madoguchi-metrics-"
+
+def post_worker_init(worker: object) -> None:
+    """Start the app's event workers in this gunicorn worker process."""
+    worker.wsgi.extensions["workers"].start()  # type: ignore[attr-defined]
 
 
-def on_starting(server: object) -> None:
-    """Give the workers a shared folder for Prometheus metrics (``/metrics`` sums them)."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_PREFIX)
+def worker_exit(server: object, worker: object) -> None:
+    """Let the event workers finish their current event (its lease covers a hard stop)."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        app.extensions["workers"].stop()
 
 
 def on_exit(server: object) -> None:
@@ -44,4 +58,6 @@ def on_exit(server: object) -> None:
 
 def child_exit(server: object, worker: object) -> None:
     """Forget a dead worker's live gauges."""
+    from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
