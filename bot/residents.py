@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.db import insert_ignore
 from bot.i18n import supported_language
+from bot.incoming import clean_text
 from models import (
     Dialog,
     DialogStatus,
@@ -79,7 +80,8 @@ def apply_profile(resident: Resident, profile: Profile | None) -> None:
     """Copy the profile's display name and language (a supported one) onto the resident."""
     if profile is None:
         return
-    resident.display_name = (profile.display_name or "")[:200] or None
+    # LINE's JSON may carry a NUL or a lone surrogate, which PostgreSQL refuses to store.
+    resident.display_name = clean_text(profile.display_name or "")[:200] or None
     resident.language = supported_language(profile.language)
 
 

@@ -63,7 +63,9 @@ _CHAT_ID = re.compile(r"^[UCR][0-9a-f]{32}$")
 
 
 def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False)
+    # ASCII escapes, as LINE's own JSON may carry them: a lone surrogate in a display name
+    # is valid JSON (``\ud800``) but no UTF-8 text.
+    text = json.dumps(body, ensure_ascii=True)
     return Response(text, status, headers=dict(headers or {}), mimetype="application/json")
 
 
