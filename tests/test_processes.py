@@ -46,7 +46,7 @@ def fresh_platform() -> Iterator[RunningPlatform]:
 def _environment(database_url: str, platform: RunningPlatform, **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
+        "HOME": os.environ.get("HOME", str(ROOT)),
         "MADOGUCHI_ENV": "production",
         "SECRET_KEY": "process-test-secret",
         "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
