@@ -227,6 +227,23 @@ def retry_parked(session: Session, event_ids: Sequence[int], *, now: datetime) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def discard_parked(session: Session, event_ids: Sequence[int], *, now: datetime) -> int:
+    """Give up on parked events (an admin's decision): done, their raw body deleted.
+
+    The row stays (its id still dedupes a redelivery) with its error class, without the
+    message text it carried.
+
+    :return: how many were parked and are discarded.
+    """
+    result = session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(list(event_ids)), InboxEvent.status == InboxStatus.PARKED)
+        .values(status=InboxStatus.DONE, payload=None, processed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def purge(session: Session, *, before: datetime) -> int:
     """Forget processed events received before ``before`` (LINE redelivers sooner).
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -160,3 +161,16 @@ class Resident:
         messages = self.received()
         quick = messages[-1].get("quickReply") if messages else None
         return [item["action"] for item in quick["items"]] if quick else []
+
+
+def break_router(app: Flask, monkeypatch: pytest.MonkeyPatch, word: str) -> None:
+    """Make the router raise for one text, as a handler bug would."""
+    router = app.extensions["router"]
+    original = router.resolve
+
+    def resolve(incoming: Any) -> Any:
+        if incoming.text == word:
+            raise RuntimeError("handler bug")
+        return original(incoming)
+
+    monkeypatch.setattr(router, "resolve", resolve)

@@ -219,7 +219,7 @@ def init_app(app: Flask) -> None:
     )
     app.context_processor(_template_globals)
 
-    from bot.console import account, auth, views
+    from bot.console import account, auth, events, views
 
-    for module in (auth, account, views):
+    for module in (auth, account, views, events):
         module.init_app(app)

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     #: LINE display names of residents.
     RESIDENT_NAMES = "residents.names"
     AUDIT = "audit.view"
+    #: The event inbox: its backlog, and retrying or discarding parked events.
+    INBOX = "inbox.manage"
     STAFF = "staff.manage"
     SETTINGS = "settings.manage"
     SURVEYS_EDIT = "surveys.edit"
@@ -52,7 +54,16 @@ P = Permission
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(
-            {P.ACCOUNT, P.DASHBOARD, P.RESIDENTS, P.RESIDENT_NAMES, P.AUDIT, P.STAFF, P.SETTINGS}
+            {
+                P.ACCOUNT,
+                P.DASHBOARD,
+                P.RESIDENTS,
+                P.RESIDENT_NAMES,
+                P.AUDIT,
+                P.INBOX,
+                P.STAFF,
+                P.SETTINGS,
+            }
         ),
         Role.EDITOR: frozenset(
             {P.ACCOUNT, P.DASHBOARD, P.RESIDENTS, P.SURVEYS_EDIT, P.ANNOUNCEMENTS_EDIT, P.RESULTS}

@@ -25,7 +25,7 @@ from models.base import utcnow
 from simulator import events as line_events
 from simulator.server import RunningPlatform
 from tests.support import Resident as SimResident
-from tests.support import app_settings, signed_post
+from tests.support import app_settings, break_router, signed_post
 
 
 def workers(app: Flask) -> EventWorkers:
@@ -267,24 +267,11 @@ def test_a_dead_workers_event_is_processed_again_after_its_lease(
     assert (row.status, row.attempts) == (InboxStatus.DONE, 2)
 
 
-def _break_router(app: Flask, monkeypatch: pytest.MonkeyPatch, word: str) -> None:
-    """Make the router raise for one text, as a handler bug would."""
-    router = app.extensions["router"]
-    original = router.resolve
-
-    def resolve(incoming: Any) -> Any:
-        if incoming.text == word:
-            raise RuntimeError("handler bug")
-        return original(incoming)
-
-    monkeypatch.setattr(router, "resolve", resolve)
-
-
 def test_a_failing_event_is_retried_then_parked_without_blocking_the_resident(
     app: Flask, db: Database, resident: SimResident, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     resident.follow()
-    _break_router(app, monkeypatch, "explode")
+    break_router(app, monkeypatch, "explode")
     registry = app.extensions["metrics"].registry
     parked_before = registry.get_sample_value("madoguchi_parked_events_total") or 0
     events = [
@@ -323,7 +310,7 @@ def test_a_failed_event_waits_before_its_next_attempt(
     sim = resident_factory()
     sim.client = app.test_client()
     sim.follow()
-    _break_router(app, monkeypatch, "explode")
+    break_router(app, monkeypatch, "explode")
     sim.say("explode")
     sim.say("メニュー")  # waits behind the failed one: strict order
     db = app.extensions["db"]

@@ -7,6 +7,7 @@ Screenshots land in tests/artifacts/ (a11y-*.png) for a person to look at.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -21,7 +22,9 @@ from bot.residents import lock_resident
 from bot.residentweb import pages
 from bot.residentweb.links import signed_url
 from bot.residentweb.views import sign_in_url
-from models import Role
+from models import InboxEvent, InboxStatus, Role
+from models.base import utcnow
+from simulator.events import text_event
 from tests.browser import screenshot
 from tests.browser.axe import assert_accessible, violations
 from tests.browser.test_console import PASSWORD, sign_in
@@ -85,6 +88,44 @@ def test_console_pages(page: Page, base_url: str, live_app: Flask) -> None:
     screenshot(page, "a11y-console-staff-facilities")
     page.goto(f"{base_url}/admin/no-such-page")
     expect(page.locator("h1")).to_contain_text("404")
+    assert_accessible(page)
+
+
+def test_event_inbox_page(page: Page, base_url: str, live_app: Flask, resident: int) -> None:
+    """An admin retries a parked event from the list."""
+    user_id = "U" + "a" * 32
+    with live_app.extensions["db"].unit_of_work() as session:
+        create_staff(
+            session,
+            email="admin@pref.example.jp",
+            display_name="admin",
+            password=PASSWORD,
+            roles={Role.ADMIN},
+        )
+        event = text_event(user_id, "メニュー", reply_token="r" * 32)
+        parked = InboxEvent(
+            webhook_event_id=event["webhookEventId"],
+            type="message",
+            source_key=user_id,
+            occurred_at=utcnow(),
+            payload=json.dumps(event),
+            status=InboxStatus.PARKED,
+            attempts=3,
+            available_at=utcnow(),
+            last_error="OperationalError",
+        )
+        session.add(parked)
+        session.flush()
+        parked_id = parked.id
+    sign_in(page, base_url, "admin@pref.example.jp")
+    page.get_by_role("link", name="受信イベント").click()
+    expect(page.get_by_role("heading", name="保留中のイベント")).to_be_visible()
+    expect(page.get_by_text(f"#{resident:06d}")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "a11y-console-event-inbox")
+    page.get_by_label(f"イベント {parked_id} を選択").check()
+    page.get_by_role("button", name="選択したイベントを再処理").click()
+    expect(page.get_by_text("1 件のイベントを再処理待ちにしました。")).to_be_visible()
     assert_accessible(page)
 
 
