@@ -21,6 +21,8 @@ from simulator.server import RunningPlatform
 
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
+#: The password of every staff account the tests create.
+PASSWORD = "correct horse battery staple"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -35,13 +35,15 @@ from sqlalchemy import delete
 
 import models
 from bot import create_app
+from bot.console.users import create_staff
 from bot.migrate import upgrade_database
+from models import Role
 from simulator import chat
 from simulator.server import RunningPlatform, ServedApp, start_platform
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 from tests.browser import screenshot, serve
-from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, app_settings
+from tests.support import ACCESS_TOKEN, CHANNEL_SECRET, PASSWORD, app_settings
 from tests.toy_feature import resident_pages as test_resident_pages
 
 CHROMIUM = "/usr/bin/chromium"
@@ -183,3 +185,17 @@ def page(
         with contextlib.suppress(Error):  # a crashed page has nothing to show
             screenshot(opened, request.node.name)
         context.close()
+
+
+@pytest.fixture
+def admin(live_app: Flask) -> str:
+    """An admin account (password ``tests.support.PASSWORD``); its email."""
+    with live_app.extensions["db"].unit_of_work() as session:
+        create_staff(
+            session,
+            email="admin@pref.example.jp",
+            display_name="管理者 花子",
+            password=PASSWORD,
+            roles={Role.ADMIN},
+        )
+    return "admin@pref.example.jp"

@@ -27,7 +27,8 @@ from models.base import utcnow
 from simulator.events import text_event
 from tests.browser import screenshot
 from tests.browser.axe import assert_accessible, violations
-from tests.browser.test_console import PASSWORD, sign_in
+from tests.browser.test_console import sign_in
+from tests.support import PASSWORD
 from tests.toy_feature.resident_pages import PURPOSE
 
 
@@ -91,17 +92,12 @@ def test_console_pages(page: Page, base_url: str, live_app: Flask) -> None:
     assert_accessible(page)
 
 
-def test_event_inbox_page(page: Page, base_url: str, live_app: Flask, resident: int) -> None:
+def test_event_inbox_page(
+    page: Page, base_url: str, live_app: Flask, resident: int, admin: str
+) -> None:
     """An admin retries a parked event from the list."""
     user_id = "U" + "a" * 32
     with live_app.extensions["db"].unit_of_work() as session:
-        create_staff(
-            session,
-            email="admin@pref.example.jp",
-            display_name="admin",
-            password=PASSWORD,
-            roles={Role.ADMIN},
-        )
         event = text_event(user_id, "メニュー", reply_token="r" * 32)
         parked = InboxEvent(
             webhook_event_id=event["webhookEventId"],
@@ -117,7 +113,7 @@ def test_event_inbox_page(page: Page, base_url: str, live_app: Flask, resident: 
         session.add(parked)
         session.flush()
         parked_id = parked.id
-    sign_in(page, base_url, "admin@pref.example.jp")
+    sign_in(page, base_url, admin)
     page.get_by_role("link", name="受信イベント").click()
     expect(page.get_by_role("heading", name="保留中のイベント")).to_be_visible()
     expect(page.get_by_text(f"#{resident:06d}")).to_be_visible()

@@ -8,32 +8,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from bot.console.users import MAX_FAILED_SIGN_INS, create_staff
+from bot.console.users import MAX_FAILED_SIGN_INS
 from bot.residents import lock_resident, record_follow, record_unfollow
-from models import AuditEntry, Role, Staff
+from models import AuditEntry, Staff
 from models.base import utcnow
 from tests.browser import screenshot
 from tests.browser.axe import assert_accessible
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def admin(live_app: Flask) -> str:
-    with live_app.extensions["db"].unit_of_work() as session:
-        create_staff(
-            session,
-            email="admin@pref.example.jp",
-            display_name="管理者 花子",
-            password=PASSWORD,
-            roles={Role.ADMIN},
-        )
-    return "admin@pref.example.jp"
+from tests.support import PASSWORD
 
 
 def sign_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:

@@ -12,8 +12,8 @@ from werkzeug.test import TestResponse
 
 from bot.console.users import create_staff
 from models import Role, Staff
+from tests.support import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 _TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 

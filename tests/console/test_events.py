@@ -33,6 +33,19 @@ def parked(
     return event
 
 
+@pytest.fixture
+def admin(client: FlaskClient, signed_in: Callable[..., Staff]) -> FlaskClient:
+    """The test client, signed in as an admin."""
+    signed_in(Role.ADMIN)
+    return client
+
+
+def act(client: FlaskClient, action: str, events: list[object]) -> int:
+    """Post the page's form for ``action`` (retry or discard) with these ticked; the status."""
+    path = f"/admin/events/{action}"
+    return post_form(client, path, {"events": events}, token_from="/admin/events/").status_code
+
+
 def status_of(db: Database, event_id: int) -> InboxEvent:
     with db.sessions() as session:
         event = session.get(InboxEvent, event_id)
@@ -49,14 +62,12 @@ def audit_actions(db: Database) -> list[tuple[str, dict[str, object]]]:
 
 
 def test_the_page_lists_parked_events_without_their_content(
-    client: FlaskClient,
+    admin: FlaskClient,
     parked: InboxEvent,
     resident: Resident,
     db: Database,
-    signed_in: Callable[..., Staff],
 ) -> None:
-    signed_in(Role.ADMIN)
-    page = client.get("/admin/events/").get_data(as_text=True)
+    page = admin.get("/admin/events/").get_data(as_text=True)
     assert "保留中のイベント" in page
     assert f"<td>{parked.id}</td>" in page
     assert "RuntimeError" in page
@@ -71,33 +82,27 @@ def test_the_page_lists_parked_events_without_their_content(
 
 def test_retry_processes_the_event_and_is_audited(
     app: Flask,
-    client: FlaskClient,
+    admin: FlaskClient,
     parked: InboxEvent,
     resident: Resident,
     db: Database,
-    signed_in: Callable[..., Staff],
 ) -> None:
-    signed_in(Role.ADMIN)
     answers_before = len(resident.texts())
-    response = post_form(
-        client, "/admin/events/retry", {"events": [parked.id]}, token_from="/admin/events/"
-    )
-    assert response.status_code == 302
+    assert act(admin, "retry", [parked.id]) == 302
     assert status_of(db, parked.id).status == InboxStatus.PENDING
     assert audit_actions(db) == [("inbox.retry", {"count": 1, "events": [parked.id]})]
     app.extensions["workers"].drain()
     assert status_of(db, parked.id).status == InboxStatus.DONE
     assert status_of(db, parked.id).payload is None
     assert len(resident.texts()) == answers_before + 1  # the event's own answer, at last
-    page = client.get("/admin/events/").get_data(as_text=True)
+    page = admin.get("/admin/events/").get_data(as_text=True)
     assert "1 件のイベントを再処理待ちにしました。" in page
 
 
 def test_discard_deletes_the_content_and_keeps_the_id(
-    client: FlaskClient, parked: InboxEvent, db: Database, signed_in: Callable[..., Staff]
+    admin: FlaskClient, parked: InboxEvent, db: Database
 ) -> None:
-    signed_in(Role.ADMIN)
-    post_form(client, "/admin/events/discard", {"events": [parked.id]}, token_from="/admin/events/")
+    act(admin, "discard", [parked.id])
     event = status_of(db, parked.id)
     assert (event.status, event.payload, event.last_error) == (
         InboxStatus.DONE,
@@ -117,42 +122,33 @@ def test_discard_deletes_the_content_and_keeps_the_id(
     ],
 )
 def test_tampered_choices_change_nothing(
-    client: FlaskClient,
+    admin: FlaskClient,
     parked: InboxEvent,
     db: Database,
-    signed_in: Callable[..., Staff],
     events: list[str] | str,
 ) -> None:
     if events == "done":
         with db.sessions() as session:
             follow = session.scalars(select(InboxEvent).where(InboxEvent.type == "follow")).one()
         events = [str(follow.id)]
-    signed_in(Role.ADMIN)
-    response = post_form(
-        client, "/admin/events/retry", {"events": events}, token_from="/admin/events/"
-    )
-    assert response.status_code == 302
+    assert act(admin, "retry", list(events)) == 302
     assert status_of(db, parked.id).status == InboxStatus.PARKED
     assert audit_actions(db) == []
-    page = client.get("/admin/events/").get_data(as_text=True)
+    page = admin.get("/admin/events/").get_data(as_text=True)
     assert "何も変更していません" in page
 
 
 def test_a_second_retry_of_the_same_events_changes_nothing(
-    client: FlaskClient, parked: InboxEvent, db: Database, signed_in: Callable[..., Staff]
+    admin: FlaskClient, parked: InboxEvent, db: Database
 ) -> None:
-    signed_in(Role.ADMIN)
     for _ in range(2):  # a double submit, or two admins on the same list
-        post_form(
-            client, "/admin/events/retry", {"events": [parked.id]}, token_from="/admin/events/"
-        )
+        act(admin, "retry", [parked.id])
     assert [action for action, _ in audit_actions(db)] == ["inbox.retry"]
 
 
 def test_a_forged_form_without_the_csrf_token_is_refused(
-    client: FlaskClient, parked: InboxEvent, db: Database, signed_in: Callable[..., Staff]
+    admin: FlaskClient, parked: InboxEvent, db: Database
 ) -> None:
-    signed_in(Role.ADMIN)
-    response = client.post("/admin/events/retry", data={"events": [parked.id]})
+    response = admin.post("/admin/events/retry", data={"events": [parked.id]})
     assert response.status_code == 400
     assert status_of(db, parked.id).status == InboxStatus.PARKED

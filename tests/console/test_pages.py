@@ -21,6 +21,7 @@ from models import AuditEntry, Resident, Role, Staff
 from models.base import utcnow
 from tests.conftest import ResidentRowFactory
 from tests.console.conftest import StaffFactory, post_form, sign_in
+from tests.support import PASSWORD
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -179,7 +180,7 @@ def test_residents_are_pseudonymised_unless_names_are_needed(
             session,
             email="boss@pref.example.jp",
             display_name="boss",
-            password="correct horse battery staple",
+            password=PASSWORD,
             roles={Role.ADMIN},
         )
     sign_in(admin, "boss@pref.example.jp")
