@@ -34,6 +34,7 @@ def create_app(
         errors,
         health,
         i18n,
+        inbox,
         logs,
         residentweb,
         surfaces,
@@ -101,7 +102,7 @@ def create_app(
         seam=Seam(app, router, dialogs, dispatcher, dict(test_config or {}), os.environ),
     )
     workers.init_app(app)
-    metrics.watch_inbox(lambda: _read_backlog(database))
+    metrics.watch_inbox(lambda: inbox.read_backlog(database))
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     surfaces.init_app(app)
@@ -118,10 +119,3 @@ def create_app(
     init_features(app, features)
     return app
 
-
-def _read_backlog(database: Any) -> Any:
-    """The inbox's figures, for /metrics."""
-    from bot.inbox import backlog
-
-    with database.reading() as session:
-        return backlog(session)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot.db import insert_ignore_many
+from bot.db import Database, insert_ignore_many
 from bot.incoming import source_key_of
 from models import InboxEvent, InboxStatus
 from models.base import utcnow
@@ -291,3 +291,9 @@ def backlog(session: Session, *, now: datetime | None = None) -> Backlog:
         parked=int(counts.get(InboxStatus.PARKED, 0)),
         oldest_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
     )
+
+
+def read_backlog(database: Database) -> Backlog:
+    """The backlog read in its own short transaction (for /metrics at scrape time)."""
+    with database.reading() as session:
+        return backlog(session)

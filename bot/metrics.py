@@ -12,27 +12,35 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from bot.inbox import Backlog
 
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+class InboxFigures(Protocol):
+    """What the inbox gauges show (``bot.inbox.Backlog``)."""
+
+    @property
+    def pending(self) -> int: ...
+    @property
+    def parked(self) -> int: ...
+    @property
+    def oldest_seconds(self) -> float: ...
+
+
 class InboxCollector(Collector):
     """Gauges of the inbox, read at scrape time."""
 
-    def __init__(self, read: Callable[[], Backlog]) -> None:
+    def __init__(self, read: Callable[[], InboxFigures]) -> None:
         self._read = read
 
-    #: Name and help of each gauge, and the Backlog field it shows.
+    #: Name and help of each gauge, and the field of :class:`InboxFigures` it shows.
     GAUGES = (
         ("madoguchi_inbox_pending", "Webhook events waiting or being processed.", "pending"),
         ("madoguchi_inbox_parked", "Webhook events parked after repeated failures.", "parked"),
@@ -105,7 +113,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_inbox(self, read: Callable[[], Backlog]) -> None:
+    def watch_inbox(self, read: Callable[[], InboxFigures]) -> None:
         """Export the inbox's figures, read by ``read`` at every scrape."""
         self._inbox = InboxCollector(read)
         self.registry.register(self._inbox)
