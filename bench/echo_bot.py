@@ -56,8 +56,9 @@ def _required(name: str) -> str:
 
 #: The per-event transaction of the ``echo-tx`` target.
 _DEDUPE = text(
-    "INSERT INTO webhook_events (webhook_event_id, type, received_at) "
-    "VALUES (:event_id, :type, now()) ON CONFLICT DO NOTHING RETURNING webhook_event_id"
+    "INSERT INTO inbox_events (webhook_event_id, type, occurred_at, received_at, status, "
+    "attempts, available_at, processed_at) VALUES (:event_id, :type, now(), now(), 'done', 1, "
+    "now(), now()) ON CONFLICT DO NOTHING RETURNING webhook_event_id"
 )
 _LOCK_RESIDENT = text("SELECT * FROM residents WHERE line_user_id = :user_id FOR UPDATE")
 _NEW_RESIDENT = text(

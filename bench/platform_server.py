@@ -8,10 +8,16 @@ the simulator's own control API lacks:
 * ``POST /_bench/users`` ``{"userIds": [...]}`` creates residents who are already friends;
 * ``POST /_bench/reply-tokens`` ``{"userIds": [...]}`` issues one reply token per entry, in
   order, as the platform does when it sends an event;
-* ``GET /_bench/report`` answers every reply that spent a token (token and request id), every
-  reply refused by the state (spent, expired or unknown token), every delivery (method,
-  recipient, request id, message count), the request log counted by endpoint and status, and
-  the number of TCP connections accepted.
+* ``POST /_bench/conditions`` ``{"latencyMs": 100, "faultRate": 0.05}`` sets how the
+  Messaging API behaves from now on: every call waits ``latencyMs`` first, and that fraction
+  of calls fails with a 500, half of them before anything happens and half after the call
+  took effect (the reply delivered, its token spent: the caller cannot tell the two apart);
+* ``GET /_bench/progress`` answers how many replies spent a token and how many pushes were
+  delivered so far, and the time of the last one (cheap enough to poll);
+* ``GET /_bench/report`` answers every reply that spent a token (token, request id, time),
+  every reply refused by the state (spent, expired or unknown token), every delivery (method,
+  recipient, request id, retry key, message count, time), the faults injected, the request
+  log counted by endpoint and status, and the number of TCP connections accepted.
 
 It prints ``READY <url>`` on stdout once listening and runs until SIGTERM or SIGINT.
 Usage: ``python bench/platform_server.py --access-token T [--host H] [--port P]``.
@@ -21,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from types import FrameType
 from typing import Any
@@ -33,21 +41,55 @@ from werkzeug.serving import make_server
 
 from simulator.platform import create_platform_app
 from simulator.server import QuietRequestHandler
-from simulator.state import PlatformError, PlatformState
+from simulator.state import Fault, PlatformError, PlatformState
 
 
 class RecordingState(PlatformState):
     """A platform state that also remembers which reply token each reply spent."""
 
-    def __init__(self, *, channel_access_token: str) -> None:
+    def __init__(self, *, channel_access_token: str, seed: int = 0) -> None:
         super().__init__(channel_access_token=channel_access_token)
         self._record_lock = threading.Lock()
-        #: (reply token, request id) of every reply the platform accepted.
-        self.spent: list[tuple[str, str]] = []
+        self._random = random.Random(seed)
+        #: Seconds every Messaging API call waits, and the fraction of calls that fail.
+        self.latency = 0.0
+        self.fault_rate = 0.0
+        #: Faults injected by ``fault_rate``: before and after the call took effect.
+        self.faults = {"before": 0, "after": 0}
+        #: (reply token, request id, time) of every reply the platform accepted.
+        self.spent: list[tuple[str, str, float]] = []
         #: (reply token, error) of every reply refused for its token.
         self.refused: list[tuple[str, str]] = []
         #: TCP connections accepted (werkzeug's server closes each after one request).
         self.connections = 0
+
+    def take_fault(self, endpoint: str) -> Fault | None:
+        """Every Messaging API call passes here once: the latency, then a random fault.
+
+        Faults injected through the simulator's own API come first, as in the simulator.
+        """
+        if self.latency:
+            time.sleep(self.latency)
+        fault = super().take_fault(endpoint)
+        if fault is not None or not self.fault_rate:
+            return fault
+        with self._record_lock:
+            if self._random.random() >= self.fault_rate:
+                return None
+            after = self._random.random() < 0.5
+            self.faults["after" if after else "before"] += 1
+        return Fault(500, 1, after_delivery=after, delay=0.0, body=None)
+
+    def progress(self) -> dict[str, Any]:
+        """Replies and pushes so far, and when the last one arrived."""
+        deliveries = self.deliveries()
+        with self._record_lock:
+            spent = len(self.spent)
+        return {
+            "spent": spent,
+            "pushes": sum(1 for d in deliveries if d.method == "push"),
+            "lastAt": max((d.at for d in deliveries), default=0.0),
+        }
 
     def count_connection(self) -> None:
         """Counts one accepted TCP connection."""
@@ -65,13 +107,14 @@ class RecordingState(PlatformState):
                 self.refused.append((reply_token, str(error)))
             raise
         with self._record_lock:
-            self.spent.append((reply_token, request_id))
+            self.spent.append((reply_token, request_id, time.time()))
         return sent
 
     def report(self) -> dict[str, Any]:
         """Everything the benchmark checks after a run."""
         with self._record_lock:
             spent, refused, connections = list(self.spent), list(self.refused), self.connections
+            faults = dict(self.faults)
         requests = Counter(f"{r.endpoint} {r.status}" for r in self.requests())
         return {
             "spent": spent,
@@ -81,10 +124,13 @@ class RecordingState(PlatformState):
                     "userId": d.user_id,
                     "method": d.method,
                     "requestId": d.request_id,
+                    "retryKey": d.retry_key,
                     "messages": len(d.messages),
+                    "at": d.at,
                 }
                 for d in self.deliveries()
             ],
+            "faults": faults,
             "requests": dict(sorted(requests.items())),
             "connections": connections,
         }
@@ -121,6 +167,23 @@ def bench_blueprint(state: RecordingState) -> Blueprint:
     def reply_tokens() -> Response:
         """Issues one reply token per user id given, in order."""
         return _json({"replyTokens": [state.issue_reply_token(u) for u in _user_ids()]})
+
+    @bench.post("/conditions")
+    def conditions() -> Response:
+        """Sets the latency (ms) and the fault rate of the Messaging API from now on."""
+        body = request.get_json(force=True, silent=True) or {}
+        latency, rate = body.get("latencyMs", 0), body.get("faultRate", 0.0)
+        if not isinstance(latency, int | float) or not 0 <= latency <= 10_000:
+            raise PlatformError(400, "latencyMs must be 0 to 10000")
+        if not isinstance(rate, int | float) or not 0 <= rate < 1:
+            raise PlatformError(400, "faultRate must be at least 0 and below 1")
+        state.latency, state.fault_rate = latency / 1000, float(rate)
+        return _json({})
+
+    @bench.get("/progress")
+    def progress() -> Response:
+        """Answers how many replies and pushes arrived, and when the last one did."""
+        return _json(state.progress())
 
     @bench.get("/report")
     def report() -> Response:

@@ -22,6 +22,7 @@ def _run(target: str, rps: float, *, p99: float = 50.0, once: bool = True) -> di
     return {
         "target": target,
         "requests_per_second": rps,
+        "events_answered_per_second": rps * 0.9,
         "p50_ms": p99 / 2,
         "p95_ms": p99 * 0.9,
         "p99_ms": p99,
@@ -79,5 +80,27 @@ def test_summary_takes_the_median_of_each_rounds_ratio_and_the_worst_checks() ->
     assert summary["verification"]["unanswered_by_kind"] == {"text": 1}
     assert summary["cpu_ms_per_event"]["postgresql_server"] is None
     checks = dict(bench.evaluate(summary))
-    assert checks["throughput 0.50x echo (>= 0.7x)"] is False
+    assert checks["acknowledgements 0.50x echo (>= 1.0x)"] is False
+    assert checks["end to end - echo-tx (>= 0.8x)"] is False  # echo-tx was not run
     assert summary["passed"] is False
+
+
+def _report(spent: list[str], pushes: list[str]) -> dict[str, Any]:
+    return {
+        "spent": [(token, f"r{n}", 0.0) for n, token in enumerate(spent)],
+        "deliveries": [{"userId": user, "method": "push"} for user in pushes],
+        "refused": [],
+    }
+
+
+def test_an_event_is_answered_by_its_reply_or_by_one_push() -> None:
+    sent = {"t1": "U1", "t2": "U1", "t3": "U2"}
+    ok = bench.verify_answers(sent, _report(["t1", "t3"], ["U1"]))
+    assert ok["exactly_once"] is True
+    assert (ok["replied"], ok["pushed"]) == (2, 1)
+    missing = bench.verify_answers(sent, _report(["t1"], ["U1"]))
+    assert (missing["exactly_once"], missing["unanswered"]) == (False, 1)
+    doubled = bench.verify_answers(sent, _report(["t1", "t2", "t3"], ["U2"]))
+    assert (doubled["exactly_once"], doubled["answered_more_than_once"]) == (False, 1)
+    unknown = bench.verify_answers(sent, _report(["t1", "t2", "t3", "x"], []))
+    assert (unknown["exactly_once"], unknown["replies_with_unknown_tokens"]) == (False, 1)
