@@ -7,6 +7,7 @@ bot/workers.py): they process what the webhook stored in the inbox.
 import os
 import shutil
 import tempfile
+from typing import Any
 
 #: Name prefix of the metrics folder the master creates (and removes at exit).
 METRICS_PREFIX = "madoguchi-metrics-"
@@ -37,16 +38,24 @@ wsgi_app = "bot:create_app()"
 control_socket_disable = True
 
 
+def _event_workers(worker: object) -> Any:
+    """The app's event workers, or None (the benchmark's echo bot has none)."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    return extensions.get("workers")
+
+
 def post_worker_init(worker: object) -> None:
     """Start the app's event workers in this gunicorn worker process."""
-    worker.wsgi.extensions["workers"].start()  # type: ignore[attr-defined]
+    workers = _event_workers(worker)
+    if workers is not None:
+        workers.start()
 
 
 def worker_exit(server: object, worker: object) -> None:
     """Let the event workers finish their current event (its lease covers a hard stop)."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None and hasattr(app, "extensions"):
-        app.extensions["workers"].stop()
+    workers = _event_workers(worker)
+    if workers is not None:
+        workers.stop()
 
 
 def on_exit(server: object) -> None:
