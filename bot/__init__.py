@@ -118,4 +118,3 @@ def create_app(
     core.add_interceptor("too-long", refuse_overlong_text, order=0)
     init_features(app, features)
     return app
-
