@@ -156,9 +156,10 @@ def _take(db: Database, row_id: int, now: datetime) -> _Send | None:
         row = session.get(OutboundMessage, row_id, with_for_update=True)
         if row is None or row.status != OutboundStatus.PENDING:
             return None
-        resident = session.get(Resident, row.resident_id) if row.resident_id else None
         reply = row.reply_token is not None and row.reply_until is not None
         fresh = reply and row.reply_until is not None and row.reply_until > now
+        # Only a push needs the resident (their LINE user id, and whether they still follow).
+        resident = session.get(Resident, row.resident_id) if row.resident_id and not fresh else None
         if reply and not fresh and not row.fallback_push:
             row.status, row.last_error = OutboundStatus.FAILED, "reply token expired"
             logger.info("reply given up: token expired", extra={"outbound": row.id})
