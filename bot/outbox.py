@@ -5,9 +5,10 @@ reply, at most five messages) and pushes become rows at once. When the unit of w
 the replies are rows too (:meth:`Outbox.seal`): nothing a committed unit of work queued can be
 lost, and nothing a rolled-back one queued is ever sent.
 
-After the commit the creator sends its rows. A sender takes a row with a lease and counts the
-attempt before it calls LINE; a sender that dies lets the lease expire, and
-:func:`send_due` (run by the event workers and the clock) sends the row again:
+After the commit the creator sends its rows. A sender holds a row with a lease and counts the
+attempt before it calls LINE (the creator stores its rows already held, their first attempt
+counted, so a first send costs no transaction of its own); a sender that dies lets the lease
+expire, and :func:`send_due` (run by the event workers and the clock) sends the row again:
 
 * a reply while its token is fresh. LINE refuses a spent token and sends nothing, so a reply
   is never delivered twice: a refusal after an earlier attempt means that attempt got through;
@@ -19,6 +20,7 @@ attempt before it calls LINE; a sender that dies lets the lease expire, and
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,13 +60,54 @@ class QueuedReply:
     must_arrive: bool = False
 
 
+@dataclass(frozen=True)
+class _Send:
+    """One attempt, decided inside a short transaction, made outside it."""
+
+    row_id: int
+    messages: list[Message]
+    attempt: int
+    reply_token: str | None
+    reply_until: datetime | None
+    line_user_id: str | None
+    retry_key: str
+    fallback_push: bool
+
+
 @dataclass
 class Outbox:
     """What one unit of work wants to send."""
 
     replies: list[QueuedReply] = field(default_factory=list)
-    #: Rows stored by this unit of work, sent once it commits.
+    #: Rows to send once the unit of work commits (stored by it, or claimed to send again).
     row_ids: list[int] = field(default_factory=list)
+    #: The first attempt at each row this unit of work stored (counted in the row already).
+    _first: dict[int, _Send] = field(default_factory=dict)
+
+    def _store(
+        self, session: Session, rows: list[OutboundMessage], *, line_user_id: str | None = None
+    ) -> None:
+        """Add rows held by their creator, their first attempt counted.
+
+        :param line_user_id: the recipient of a push (a reply needs none).
+        """
+        for row in rows:
+            row.attempts, row.leased_until = 1, utcnow() + SEND_LEASE
+            row.retry_key = uuid.uuid4()
+            session.add(row)
+        session.flush()
+        for row in rows:
+            self.row_ids.append(row.id)
+            self._first[row.id] = _Send(
+                row_id=row.id,
+                messages=list(row.messages),
+                attempt=1,
+                reply_token=row.reply_token,
+                reply_until=row.reply_until,
+                line_user_id=line_user_id,
+                retry_key=str(row.retry_key),
+                fallback_push=row.fallback_push,
+            )
 
     def reply(
         self,
@@ -96,15 +139,8 @@ class Outbox:
             return None
         if not 1 <= len(messages) <= MAX_MESSAGES:
             raise OutboxError(f"{len(messages)} messages for one push (1 to {MAX_MESSAGES})")
-        row = OutboundMessage(
-            resident_id=resident.id,
-            messages=list(messages),
-            purpose=purpose,
-            leased_until=utcnow() + SEND_LEASE,  # the creator sends it after the commit
-        )
-        session.add(row)
-        session.flush()
-        self.row_ids.append(row.id)
+        row = OutboundMessage(resident_id=resident.id, messages=list(messages), purpose=purpose)
+        self._store(session, [row], line_user_id=resident.line_user_id)
         return row
 
     def seal(self, session: Session, *, reply_until: datetime, late_as_push: bool) -> None:
@@ -114,8 +150,8 @@ class Outbox:
         :param late_as_push: push every reply the token cannot carry any more, not only the
             ones queued with ``must_arrive``.
         """
-        for queued in self.replies:
-            row = OutboundMessage(
+        rows = [
+            OutboundMessage(
                 resident_id=queued.resident_id,
                 messages=list(queued.messages),
                 purpose="reply",
@@ -123,31 +159,26 @@ class Outbox:
                 reply_until=reply_until,
                 fallback_push=queued.resident_id is not None
                 and (queued.must_arrive or late_as_push),
-                leased_until=utcnow() + SEND_LEASE,
             )
-            session.add(row)
-            session.flush()
-            self.row_ids.append(row.id)
+            for queued in self.replies
+        ]
+        if rows:
+            self._store(session, rows)
         self.replies.clear()
+
+    def first_attempt(self, row_id: int, now: datetime) -> _Send | None:
+        """The counted first attempt at a row this unit of work stored, if it can still be
+        made as stored (a reply whose token went stale needs a fresh decision)."""
+        send = self._first.pop(row_id, None)
+        if send is None or (send.reply_until is not None and send.reply_until <= now):
+            return None
+        return send
 
 
 def deliver(outbox: Outbox, gateway: LineGateway, db: Database) -> None:
-    """Send what a committed unit of work stored (its own rows: no lease to wait for)."""
+    """Send what a committed unit of work stored, or claimed to send again."""
     for row_id in outbox.row_ids:
-        send_stored(gateway, db, row_id)
-
-
-@dataclass(frozen=True)
-class _Send:
-    """One attempt, decided inside a short transaction, made outside it."""
-
-    row_id: int
-    messages: list[Message]
-    attempt: int
-    reply_token: str | None
-    line_user_id: str | None
-    retry_key: str
-    fallback_push: bool
+        send_stored(gateway, db, row_id, outbox.first_attempt(row_id, utcnow()))
 
 
 def _take(db: Database, row_id: int, now: datetime) -> _Send | None:
@@ -174,19 +205,24 @@ def _take(db: Database, row_id: int, now: datetime) -> _Send | None:
             messages=list(row.messages),
             attempt=row.attempts,
             reply_token=row.reply_token if fresh else None,
+            reply_until=row.reply_until,
             line_user_id=resident.line_user_id if resident else None,
             retry_key=str(row.retry_key),
             fallback_push=row.fallback_push,
         )
 
 
-def send_stored(gateway: LineGateway, db: Database, row_id: int) -> OutboundStatus:
+def send_stored(
+    gateway: LineGateway, db: Database, row_id: int, taken: _Send | None = None
+) -> OutboundStatus:
     """Make one attempt at a stored reply or push, and record the outcome.
 
+    :param taken: the attempt, already counted in the row by its creator (else it is
+        decided and counted here).
     :return: the row's status afterwards (``pending`` means: another attempt later).
     """
     now = utcnow()
-    send = _take(db, row_id, now)
+    send = taken or _take(db, row_id, now)
     if send is None:
         with db.reading() as session:
             row = session.get(OutboundMessage, row_id)

@@ -224,9 +224,28 @@ def test_a_reply_whose_sender_died_is_sent_again_while_fresh(
     db, gateway = app.extensions["db"], app.extensions["line"]
     token = platform.state.issue_reply_token(friend)
     _stored_reply(db, token, friend, until=utcnow() + timedelta(seconds=50))  # never delivered
+    with db.sessions() as session:  # committed already held, its first attempt counted
+        row = session.scalars(select(OutboundMessage)).one()
+        assert row.attempts == 1
+        assert row.leased_until is not None
+        assert row.leased_until > utcnow()
     assert send_due(gateway, db, window=timedelta(hours=23)) == 0  # its sender still holds it
     _release(db)
     assert send_due(gateway, db, window=timedelta(hours=23)) == 1
+    assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]
+    with db.sessions() as session:
+        assert session.scalars(select(OutboundMessage.attempts)).one() == 2
+
+
+def test_a_first_send_is_the_attempt_its_unit_of_work_counted(
+    app: Flask, platform: RunningPlatform, friend: str
+) -> None:
+    db, gateway = app.extensions["db"], app.extensions["line"]
+    token = platform.state.issue_reply_token(friend)
+    deliver(_stored_reply(db, token, friend, until=utcnow() + timedelta(seconds=50)), gateway, db)
+    with db.sessions() as session:
+        row = session.scalars(select(OutboundMessage)).one()
+    assert (row.status, row.attempts) == (OutboundStatus.SENT, 1)
     assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]
 
 
