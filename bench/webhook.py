@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -65,7 +65,7 @@ TARGETS: dict[str, str] = {
     "postgresql": "madoguchi-postgresql",
 }
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
-SCENARIOS = ("ack", "batch")
+SCENARIOS = ("ack", "batch", "burst")
 
 #: The inbox issue's targets (they replace the core issue's 0.7x and 100 ms).
 MIN_RATIO_TO_ECHO = 1.0
@@ -319,8 +319,10 @@ class Platform:
 class Gunicorn:
     """A gunicorn master with the repository's config, serving one app on a free port."""
 
-    def __init__(self, app: str | None, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(
+        self, app: str | None, env: dict[str, str], log: Path, *, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.log = log
         command = [str(BIN / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")]
         # Local only, and no control socket: gunicorn's default one ($HOME/.gunicorn/
@@ -334,15 +336,22 @@ class Gunicorn:
             "WEB_CONCURRENCY": str(WORKERS),
             "GUNICORN_THREADS": str(THREADS),
         }
-        with log.open("wb") as stderr:
+        with log.open("ab") as stderr:
+            # Its own process group: kill() takes the master and its workers at once.
             self.process = subprocess.Popen(
-                command, cwd=ROOT, env=full_env, stdout=stderr, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env=full_env,
+                stdout=stderr,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid = self.process.pid
         self.worker_pids: set[int] = set()
 
     def await_ready(self) -> None:
-        """Waits until ``/healthz`` answers 200 and every worker is forked.
+        """Waits until ``/healthz`` answers and every worker is forked (a 503 counts: the
+        server is up, and says that the inbox has a backlog).
 
         :raises BenchError: the master exited or did not become ready in time.
         """
@@ -355,7 +364,8 @@ class Gunicorn:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 try:
                     connection.request("GET", "/healthz")
-                    healthy = healthy + 1 if connection.getresponse().status == 200 else 0
+                    status = connection.getresponse().status
+                    healthy = healthy + 1 if status in (200, 503) else 0
                 finally:
                     connection.close()
             workers = children(self.pid)
@@ -375,6 +385,12 @@ class Gunicorn:
     def workers_cpu(self) -> float:
         """CPU seconds used so far by the live workers."""
         return sum(cpu_seconds(pid) for pid in self.workers())
+
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once (a machine that lost power)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.process.wait(10)
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM); kills the master and any worker left after the timeout."""
@@ -486,10 +502,9 @@ def migrate(url: str, log: Path) -> None:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A signed webhook body ready to post."""
+    """A signed webhook body ready to post: its events as (reply token, kind, resident)."""
 
-    kind: str
-    reply_token: str
+    events: tuple[tuple[str, str, str], ...]
     body: bytes
     signature: str
 
@@ -498,12 +513,21 @@ class Prepared:
 class LoadResult:
     """What one load phase measured."""
 
+    #: Seconds from a request's first send to its 200 (or to giving up), per request.
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     first_send: float = math.inf
     last_answer: float = 0.0
     #: reply token -> event kind, for every event sent (answered or not).
     sent: dict[str, str] = field(default_factory=dict)
+    #: reply token -> resident, for every event sent.
+    users: dict[str, str] = field(default_factory=dict)
+    #: reply token -> wall-clock time its request was first sent (the platform's clock).
+    sent_at: dict[str, float] = field(default_factory=dict)
+    #: Requests answered 200 so far (live: a watcher may read it during the load).
+    acknowledged: int = 0
+    #: Sends of a request already sent once (``resend=True``: until it is answered 200).
+    resends: int = 0
 
     @property
     def seconds(self) -> float:
@@ -511,18 +535,32 @@ class LoadResult:
         return max(self.last_answer - self.first_send, 1e-9)
 
 
+#: With ``resend``: the wait between sends of an unanswered request, and the longest it is
+#: tried (a restarted server takes a few seconds to listen again).
+RESEND_WAIT = 0.05
+RESEND_FOR = 120.0
+
+
 def run_load(
     port: int,
     platform_: Platform,
-    events: Sequence[Planned],
+    requests: Sequence[Sequence[Planned]],
     concurrency: int,
     channel_secret: str,
+    *,
+    resend: bool = False,
+    watch: Callable[[int], None] | None = None,
 ) -> LoadResult:
-    """Posts ``events`` one per webhook from ``concurrency`` threads; times every request.
+    """Posts one webhook per element of ``requests`` from ``concurrency`` threads; times
+    every request.
 
     A feeder thread fetches reply tokens from the platform in batches just ahead of use and
     signs the bodies; the senders only post. Each sender keeps one keep-alive connection.
 
+    :param resend: send a request again (the same body: LINE's redelivery) until it is
+        answered 200, as when the server is down for a moment; else a failure is counted and
+        the request is not sent again.
+    :param watch: called with the count of requests acknowledged so far, after each one.
     :raises BenchError: the feeder failed (the platform stopped answering).
     """
     ready: queue.Queue[Prepared | None] = queue.Queue(maxsize=2 * TOKEN_BATCH)
@@ -537,14 +575,30 @@ def run_load(
                 ready.put(item, timeout=0.1)
                 return
 
+    def chunks() -> Iterator[Sequence[Sequence[Planned]]]:
+        chunk: list[Sequence[Planned]] = []
+        for request in requests:
+            chunk.append(request)
+            if sum(map(len, chunk)) >= TOKEN_BATCH:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
     def feed() -> None:
         try:
-            for start in range(0, len(events), TOKEN_BATCH):
-                batch = events[start : start + TOKEN_BATCH]
-                tokens = platform_.reply_tokens([p.user_id for p in batch])
-                for planned, token in zip(batch, tokens, strict=True):
-                    body = callback_body([build_event(planned, token)])
-                    offer(Prepared(planned.kind, token, body, sign(body, channel_secret)))
+            for chunk in chunks():
+                tokens = iter(platform_.reply_tokens([p.user_id for r in chunk for p in r]))
+                for request in chunk:
+                    events = [(next(tokens), planned) for planned in request]
+                    body = callback_body([build_event(planned, token) for token, planned in events])
+                    offer(
+                        Prepared(
+                            tuple((token, p.kind, p.user_id) for token, p in events),
+                            body,
+                            sign(body, channel_secret),
+                        )
+                    )
                 if stopping.is_set():
                     return
         except BaseException as error:
@@ -553,43 +607,62 @@ def run_load(
             for _ in range(concurrency):
                 offer(None)
 
+    def post(connection: http.client.HTTPConnection, item: Prepared) -> int:
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Line-Signature": item.signature,
+            "User-Agent": "LineBotWebhook/2.0",
+        }
+        try:
+            connection.request("POST", "/callback", body=item.body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            connection.close()  # reconnects on the next request
+            return 0  # no answer
+
     def send() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         latencies: list[float] = []
         statuses: Counter[int] = Counter()
         sent: dict[str, str] = {}
-        first, last = math.inf, 0.0
+        users: dict[str, str] = {}
+        sent_at: dict[str, float] = {}
+        first, last, resends = math.inf, 0.0, 0
         while not stopping.is_set() and (item := ready.get()) is not None:
-            sent[item.reply_token] = item.kind
-            headers = {
-                "Content-Type": "application/json; charset=utf-8",
-                "X-Line-Signature": item.signature,
-                "User-Agent": "LineBotWebhook/2.0",
-            }
-            started = time.perf_counter()
-            try:
-                connection.request("POST", "/callback", body=item.body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                status = 0  # no answer: counted as an error, never resent
-                connection.close()
+            wall, started = time.time(), time.perf_counter()
+            for token, kind, user in item.events:
+                sent[token], users[token], sent_at[token] = kind, user, wall
+            status = post(connection, item)
+            while resend and status != 200 and time.perf_counter() - started < RESEND_FOR:
+                time.sleep(RESEND_WAIT)
+                resends += 1
+                status = post(connection, item)
             answered = time.perf_counter()
             first, last = min(first, started), max(last, answered)
             latencies.append(answered - started)
             statuses[status] += 1
+            if status == 200:
+                with lock:
+                    result.acknowledged += 1
+                    acknowledged = result.acknowledged
+                if watch is not None:
+                    watch(acknowledged)
         connection.close()
         with lock:
             result.latencies.extend(latencies)
             result.statuses.update(statuses)
             result.sent.update(sent)
+            result.users.update(users)
+            result.sent_at.update(sent_at)
             result.first_send = min(result.first_send, first)
             result.last_answer = max(result.last_answer, last)
+            result.resends += resends
 
     feeder = threading.Thread(target=feed, name="feeder", daemon=True)
     feeder.start()
-    while ready.qsize() < min(len(events), TOKEN_BATCH) and feeder.is_alive():
+    while ready.qsize() < min(len(requests), TOKEN_BATCH) and feeder.is_alive():
         time.sleep(0.01)  # let the first batch be signed before the clock starts
     senders = [
         threading.Thread(target=send, name=f"sender-{n}", daemon=True) for n in range(concurrency)
@@ -726,7 +799,13 @@ def run_target(
             sampler = MemorySampler(server)
             sampler.start()
             stack.callback(sampler.finish)
-            warm = run_load(server.port, platform_, warmup_events, args.concurrency, channel_secret)
+            warm = run_load(
+                server.port,
+                platform_,
+                [[e] for e in warmup_events],
+                args.concurrency,
+                channel_secret,
+            )
             # The inbox answers before the work is done: let the warm-up's work finish first.
             platform_.await_answered(len(warm.sent), ANSWER_TIMEOUT)
             database_cpu = processes_cpu("postgres") if database else {}
@@ -734,7 +813,9 @@ def run_target(
             cpu_before = (server.workers_cpu(), platform_.cpu(), time.process_time())
             busy_before = machine_busy()
             started_at = time.time()
-            load = run_load(server.port, platform_, events, args.concurrency, channel_secret)
+            load = run_load(
+                server.port, platform_, [[e] for e in events], args.concurrency, channel_secret
+            )
             # End to end: until the platform holds an answer to every event sent.
             last_answer = platform_.await_answered(len(warm.sent) + len(load.sent), ANSWER_TIMEOUT)
             cpu_after = (server.workers_cpu(), platform_.cpu(), time.process_time())
@@ -935,6 +1016,166 @@ def verify_answers(sent: dict[str, str], report: dict[str, Any]) -> dict[str, An
     }
 
 
+def answer_latencies(
+    sent_at: dict[str, float], users: dict[str, str], report: dict[str, Any]
+) -> list[float]:
+    """Seconds from each event's webhook being sent until its answer reached the platform,
+    sorted: a reply by its token; a push (no token) matched to its resident's unreplied
+    events in the order they were sent.
+
+    :param sent_at: reply token -> wall-clock time the event's webhook was sent.
+    :param users: reply token -> resident.
+    """
+    latencies, replied = [], set()
+    for token, _, at in report["spent"]:
+        if token in sent_at and token not in replied:
+            replied.add(token)
+            latencies.append(at - sent_at[token])
+    waiting: dict[str, list[float]] = {}
+    for token, when in sorted(sent_at.items(), key=lambda item: item[1]):
+        if token not in replied:
+            waiting.setdefault(users[token], []).append(when)
+    pushed: dict[str, list[float]] = {}
+    for delivery in report["deliveries"]:
+        if delivery["method"] == "push":
+            pushed.setdefault(delivery["userId"], []).append(delivery["at"])
+    for user, times in waiting.items():
+        for sent, at in zip(times, sorted(pushed.get(user, [])), strict=False):
+            latencies.append(at - sent)
+    return sorted(latencies)
+
+
+#: The burst scenario: events in all, and the sizes of the requests carrying them.
+BURST_EVENTS = 20_000
+BURST_REQUEST_SIZES = (1, 100)
+BURST_FAULT_RATE = 0.05
+MAX_BURST_ANSWER_S = 2.0
+#: Longest wait for a burst to be answered in full.
+BURST_DRAIN_TIMEOUT = 900.0
+
+
+def plan_requests(rng: random.Random, count: int, user_ids: Sequence[str]) -> list[list[Planned]]:
+    """``count`` events of the usual mix, in requests of 1 to 100 events (sizes from
+    ``rng``)."""
+    events = plan_events(rng, count, user_ids)
+    requests = []
+    while events:
+        size = rng.randint(*BURST_REQUEST_SIZES)
+        requests.append(events[:size])
+        events = events[size:]
+    return requests
+
+
+def run_burst(
+    key: str, args: argparse.Namespace, user_ids: list[str], *, kill: bool
+) -> dict[str, Any]:
+    """20,000 events sent as fast as the client can, in requests of 1 to 100 events, with 5%
+    of the platform's Messaging API calls failing (half of them after the call took effect).
+
+    :param kill: SIGKILL the web server (master and both workers) once half the requests
+        are acknowledged, and start it again on the same port and database; the client sends
+        every request that got no 200 again until it does (LINE's redelivery).
+    :raises BenchError: the run broke.
+    """
+    channel_secret, access_token = secrets.token_hex(16), secrets.token_hex(32)
+    requests = plan_requests(random.Random(args.seed), args.burst_events, user_ids)
+    info: dict[str, Any] = {
+        "target": TARGETS[key],
+        "kill": kill,
+        "events": sum(map(len, requests)),
+        "requests": len(requests),
+    }
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="madoguchi-bench-")))
+        platform_ = Platform(access_token, folder / "platform.log")
+        stack.callback(platform_.stop)
+        platform_.create_users(user_ids)
+        env = server_env(platform_.url, channel_secret, access_token)
+        if key == "sqlite":
+            env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
+        else:
+            env["DATABASE_URL"] = stack.enter_context(postgresql_database(args.database_url)).url
+        migrate(env["DATABASE_URL"], folder / "alembic.log")
+        servers = [Gunicorn(None, env, folder / "gunicorn.log")]
+        stack.callback(lambda: servers[-1].stop())
+        try:
+            servers[0].await_ready()
+            platform_.conditions(fault_rate=BURST_FAULT_RATE)
+            killer = _Killer(servers, env, folder / "gunicorn.log", len(requests) // 2)
+            started_at = time.time()
+            if kill:
+                killer.start()
+            load = run_load(
+                servers[0].port,
+                platform_,
+                requests,
+                args.concurrency,
+                channel_secret,
+                resend=kill,
+                watch=killer.watch if kill else None,
+            )
+            acknowledged_at = time.time()
+            if kill:
+                killer.join()
+                if killer.error:
+                    raise killer.error
+            last = platform_.await_answered(len(load.sent), BURST_DRAIN_TIMEOUT)
+            report = platform_.report()
+        except BaseException:
+            print(f"--- burst: gunicorn log (tail) ---\n{tail(folder / 'gunicorn.log')}")
+            raise
+    latencies = sorted(load.latencies)
+    answers = answer_latencies(load.sent_at, load.users, report)
+    info.update(
+        acknowledged_s=acknowledged_at - started_at,
+        drained_s=(last - started_at) if last is not None else None,
+        statuses={str(k): v for k, v in sorted(load.statuses.items())},
+        resends=load.resends,
+        request_p99_ms=percentile(latencies, 0.99) * 1000,
+        request_max_ms=latencies[-1] * 1000,
+        requests_over_limit=sum(1 for s in latencies if s >= MAX_BURST_ANSWER_S),
+        answer_p50_s=percentile(answers, 0.50),
+        answer_p99_s=percentile(answers, 0.99),
+        killed_after_requests=killer.killed_after if kill else None,
+        restart_s=killer.restart_s if kill else None,
+        verification=verify_answers(load.users, report),
+    )
+    return info
+
+
+class _Killer(threading.Thread):
+    """Kills the web server once the load has ``after`` requests acknowledged, then starts
+    a new one on the same port (``servers[-1]`` is the live one)."""
+
+    def __init__(self, servers: list[Gunicorn], env: dict[str, str], log: Path, after: int):
+        super().__init__(name="killer", daemon=True)
+        self.servers, self.env, self.log, self.after = servers, env, log, after
+        self._reached = threading.Event()
+        self.killed_after: int | None = None
+        self.restart_s: float | None = None
+        self.error: BaseException | None = None
+
+    def watch(self, acknowledged: int) -> None:
+        """Called by the load's senders after each acknowledgement."""
+        if acknowledged >= self.after:
+            self._reached.set()
+
+    def run(self) -> None:
+        try:
+            if not self._reached.wait(BURST_DRAIN_TIMEOUT):
+                raise BenchError("the load never reached the kill point")
+            old = self.servers[-1]
+            old.kill()
+            self.killed_after = self.after
+            started = time.monotonic()
+            new = Gunicorn(None, self.env, self.log, port=old.port)
+            self.servers.append(new)
+            new.await_ready()
+            self.restart_s = time.monotonic() - started
+        except BaseException as error:
+            self.error = error
+
+
 def batch_table(results: list[dict[str, Any]]) -> str:
     """The batch scenario: answer time and delivery time, median over rounds."""
     header = f"{'batch':<22}{'events':>8}{'latency':>9}{'answer ms':>11}{'all delivered s':>17}"
@@ -985,6 +1226,63 @@ def summarise_batches(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "targets": [{"check": c, "met": m} for c, m in checks],
         "passed": all(m for _, m in checks),
     }
+
+
+def evaluate_burst(result: dict[str, Any]) -> list[tuple[str, bool]]:
+    """A burst's targets: (description, met); stored in the result too."""
+    v = result["verification"]
+    checks = [
+        (
+            f"every request answered 200 ({result['statuses']})",
+            set(result["statuses"]) == {"200"},
+        ),
+        (
+            "all answered, drained after "
+            + (f"{result['drained_s']:.1f} s" if result["drained_s"] is not None else "-"),
+            result["drained_s"] is not None,
+        ),
+        (
+            "every event answered exactly once"
+            if v["exactly_once"]
+            else f"exactly once: NO ({v['unanswered']} unanswered, "
+            f"{v['answered_more_than_once']} twice)",
+            v["exactly_once"],
+        ),
+    ]
+    if not result["kill"]:
+        slow = result["requests_over_limit"]
+        checks.insert(
+            1,
+            (
+                f"{slow} requests answered after {MAX_BURST_ANSWER_S:.0f} s or more "
+                f"(max {result['request_max_ms']:.0f} ms)",
+                slow == 0,
+            ),
+        )
+    result["targets"] = [{"check": c, "met": m} for c, m in checks]
+    result["passed"] = all(m for _, m in checks)
+    return checks
+
+
+def burst_table(results: list[dict[str, Any]]) -> str:
+    """The burst runs, one row each."""
+    header = (
+        f"{'burst':<22}{'kill':>5}{'requests':>9}{'events':>8}{'acked s':>9}{'req p99 ms':>11}"
+        f"{'req max ms':>11}{'resends':>8}{'drained s':>10}{'answer p50/p99 s':>18}"
+        f"{'replied':>8}{'pushed':>7}  once"
+    )
+    rows = [header, "-" * len(header)]
+    for r in results:
+        v = r["verification"]
+        drained = f"{r['drained_s']:.1f}" if r["drained_s"] is not None else "NOT ALL"
+        answer = f"{r['answer_p50_s']:.1f} / {r['answer_p99_s']:.1f}"
+        rows.append(
+            f"{r['target']:<22}{'yes' if r['kill'] else 'no':>5}{r['requests']:>9}{r['events']:>8}"
+            f"{r['acknowledged_s']:>9.1f}{r['request_p99_ms']:>11.0f}{r['request_max_ms']:>11.0f}"
+            f"{r['resends']:>8}{drained:>10}{answer:>18}{v['replied']:>8}{v['pushed']:>7}  "
+            f"{'yes' if v['exactly_once'] else 'NO'}"
+        )
+    return "\n".join(rows)
 
 
 def add_ratios(results: list[dict[str, Any]]) -> None:
@@ -1231,7 +1529,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scenarios",
         default=",".join(SCENARIOS),
         help="comma-separated, from: %(default)s (ack: one event per webhook under load; "
-        "batch: one webhook of 100 and of 500 events, madoguchi only)",
+        "batch: one webhook of 100 and of 500 events; burst: 20,000 events in webhooks of 1 "
+        "to 100 with 5%% platform faults, then the same with the server killed half-way; "
+        "batch and burst run on madoguchi only)",
+    )
+    parser.add_argument(
+        "--burst-events", type=int, default=BURST_EVENTS, help="events in each burst"
     )
     args = parser.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -1241,8 +1544,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown or not args.targets:
         parser.error(f"unknown target(s) {unknown}; choose from {', '.join(TARGETS)}")
-    if min(args.events, args.concurrency, args.users, args.rounds) < 1 or args.warmup < 0:
-        parser.error("--events, --concurrency, --users and --rounds must be positive")
+    if (
+        min(args.events, args.concurrency, args.users, args.rounds, args.burst_events) < 1
+        or args.warmup < 0
+    ):
+        parser.error(
+            "--events, --burst-events, --concurrency, --users and --rounds must be positive"
+        )
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return args
 
@@ -1267,6 +1575,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[list[dict[str, Any]]] = []
     broken: dict[str, str] = {}
     batch_runs: list[dict[str, Any]] = []
+    burst_runs: list[dict[str, Any]] = []
     for number in range(1, args.rounds + 1):
         print(f"round {number} of {args.rounds}", flush=True)
         results: list[dict[str, Any]] = []
@@ -1305,6 +1614,23 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:
                 print("  interrupted: every process was stopped")
                 return 130
+        for key, kill in [
+            (k, kill)
+            for k in args.targets
+            if k in ("sqlite", "postgresql") and "burst" in args.scenarios
+            for kill in (False, True)
+        ]:
+            print(
+                f"- burst on {TARGETS[key]}{' (killed half-way)' if kill else ''} ...", flush=True
+            )
+            try:
+                burst_runs.append(run_burst(key, args, user_ids, kill=kill))
+            except BenchError as error:
+                print(f"  BROKEN: {error}")
+                broken[f"burst on {TARGETS[key]} (round {number})"] = str(error)
+            except KeyboardInterrupt:
+                print("  interrupted: every process was stopped")
+                return 130
 
     runs = [r for results in rounds for r in results]
     summary = [
@@ -1339,6 +1665,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t['check']} {'ok' if t['met'] else 'MISSED'}" for t in r["targets"]
             )
             print(f"{'PASS' if r['passed'] else 'FAIL'} batches on {r['target']}: {checks}")
+    if burst_runs:
+        print("\nbursts")
+        print(burst_table(burst_runs))
+        print()
+        for r in burst_runs:
+            checks = "; ".join(f"{t} {'ok' if met else 'MISSED'}" for t, met in evaluate_burst(r))
+            killed = " (killed half-way)" if r["kill"] else ""
+            print(f"{'PASS' if r['passed'] else 'FAIL'} burst on {r['target']}{killed}: {checks}")
     for name, reason in broken.items():
         print(f"BROKEN {name}: {reason.splitlines()[0]}")
 
@@ -1368,6 +1702,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "rounds": rounds,
         "batches": {"summary": batch_summary, "rounds": batch_runs},
+        "bursts": burst_runs,
         "broken": broken,
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
