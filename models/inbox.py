@@ -63,6 +63,13 @@ class InboxEvent(Base):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # Leases of workers that died (their events go back in line).
+        Index(
+            "ix_inbox_events_leased",
+            "leased_until",
+            sqlite_where=text("status = 'leased'"),
+            postgresql_where=text("status = 'leased'"),
+        ),
         Index(
             "ix_inbox_events_parked",
             "id",

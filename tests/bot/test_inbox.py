@@ -267,6 +267,24 @@ def test_a_dead_workers_event_is_processed_again_after_its_lease(
     assert (row.status, row.attempts) == (InboxStatus.DONE, 2)
 
 
+def test_a_dead_workers_event_keeps_its_place_in_the_residents_order(
+    app: Flask, client: FlaskClient, db: Database, platform: RunningPlatform
+) -> None:
+    [user] = friends(platform, 1)
+    first, second = (
+        line_events.text_event(user, word, reply_token=platform.state.issue_reply_token(user))
+        for word in ("メニュー", "help")
+    )
+    signed_post(client, line_events.callback_body([first, second]), drain=False)
+    lease = timedelta(seconds=30)
+    with db.unit_of_work() as session:  # a worker takes the first, and dies
+        inbox.claim(session, owner="dead", now=utcnow(), lease=lease, limit=10)
+    later = utcnow() + timedelta(seconds=31)
+    with db.unit_of_work() as session:
+        again = inbox.claim(session, owner="b", now=later, lease=lease, limit=10)
+    assert [(c.webhook_event_id, c.attempt) for c in again] == [(first["webhookEventId"], 2)]
+
+
 def test_a_failing_event_is_retried_then_parked_without_blocking_the_resident(
     app: Flask, db: Database, resident: SimResident, monkeypatch: pytest.MonkeyPatch
 ) -> None:
