@@ -12,6 +12,14 @@ every event, as plain SQL through a SQLAlchemy engine: dedupe on ``webhookEventI
 FOR UPDATE``), then commit; a duplicate gets no reply. That marks the floor any design
 meeting the issue stands on.
 
+With ``DATABASE_URL`` and ``ECHO_INBOX=1`` it is the ``echo-inbox`` target: the smallest
+durable inbox, the floor of the event-path issue's design. The webhook only stores its events
+(one ``INSERT ... ON CONFLICT DO NOTHING`` per request into ``inbox_events``) and wakes a
+worker thread; two threads per process claim pending events ten at a time (``FOR UPDATE SKIP
+LOCKED``), run for each the echo-tx transaction (the resident's row lock) that also marks the
+event done, then reply. It leaves out what the issue asks on top (each resident's order, a
+stored reply and its recorded outcome, retries, parking), so madoguchi cannot be faster.
+
 It reads the same environment variables as madoguchi (``LINE_CHANNEL_SECRET``,
 ``LINE_CHANNEL_ACCESS_TOKEN``, ``LINE_API_BASE_URL``, ``LOG_LEVEL``, ``DATABASE_URL``) and is
 served by the same ``gunicorn.conf.py``: ``gunicorn --config gunicorn.conf.py --pythonpath bench
@@ -21,8 +29,11 @@ by its threads), as madoguchi's gateway does, so the comparison is about the bot
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import threading
+from typing import Any
 
 from flask import Flask, Response, abort, request
 from linebot.v3.exceptions import InvalidSignatureError
@@ -33,7 +44,7 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
     TextMessage,
 )
-from linebot.v3.webhook import WebhookParser
+from linebot.v3.webhook import SignatureValidator, WebhookParser
 from linebot.v3.webhooks import (
     Event,
     FollowEvent,
@@ -84,6 +95,76 @@ def _first_delivery(engine: Engine, event: Event) -> bool:
     return True
 
 
+_STORE = text(
+    "INSERT INTO inbox_events (webhook_event_id, type, source_key, occurred_at, received_at, "
+    "payload, status, attempts, available_at) VALUES (:event_id, :type, :user_id, now(), now(), "
+    ":payload, 'pending', 0, now()) ON CONFLICT DO NOTHING"
+)
+_CLAIM = text(
+    "UPDATE inbox_events SET status = 'leased', attempts = attempts + 1, "
+    "leased_until = now() + interval '30 seconds' WHERE id IN (SELECT id FROM inbox_events "
+    "WHERE status = 'pending' ORDER BY id LIMIT 10 FOR UPDATE SKIP LOCKED) RETURNING id, payload"
+)
+_DONE = text(
+    "UPDATE inbox_events SET status = 'done', payload = NULL, source_key = NULL, "
+    "leased_until = NULL, processed_at = now() WHERE id = :id"
+)
+#: Worker threads of each process (madoguchi's ``EVENT_WORKERS`` default).
+INBOX_WORKERS = 2
+INBOX_POLL_SECONDS = 1.0
+
+
+def _answer(raw: dict[str, Any]) -> str | None:
+    """The echo's answer to a raw event (as ``callback`` answers a parsed one)."""
+    message = raw.get("message") or {}
+    if raw.get("type") == "message" and message.get("type") == "text":
+        return str(message.get("text", ""))
+    return {"postback": "Thanks for tapping.", "follow": "Thanks for adding me as a friend!"}.get(
+        str(raw.get("type"))
+    )
+
+
+class InboxWorkers:
+    """The ``echo-inbox`` worker threads (gunicorn.conf.py starts them after the fork)."""
+
+    def __init__(self, engine: Engine, messaging: MessagingApi) -> None:
+        self.engine, self.messaging = engine, messaging
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        for number in range(INBOX_WORKERS):
+            threading.Thread(target=self._loop, name=f"inbox-{number}", daemon=True).start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self.engine.begin() as connection:
+                claimed = connection.execute(_CLAIM).all()
+            for event_id, payload in claimed:
+                raw = json.loads(payload)
+                resident = {"user_id": raw.get("source", {}).get("userId")}
+                with self.engine.begin() as connection:
+                    if connection.execute(_LOCK_RESIDENT, resident).first() is None:
+                        connection.execute(_NEW_RESIDENT, resident)
+                        connection.execute(_LOCK_RESIDENT, resident).one()
+                    connection.execute(_DONE, {"id": event_id})
+                answer = _answer(raw)
+                if answer is not None:
+                    self.messaging.reply_message(
+                        ReplyMessageRequest(
+                            replyToken=raw["replyToken"], messages=[TextMessage(text=answer)]
+                        ),
+                        _request_timeout=REQUEST_TIMEOUT,
+                    )
+            if not claimed:
+                self.wake.wait(INBOX_POLL_SECONDS)
+                self.wake.clear()
+
+
 def create_app() -> Flask:
     """Build the echo bot from the environment.
 
@@ -91,6 +172,7 @@ def create_app() -> Flask:
     """
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper())
     parser = WebhookParser(_required("LINE_CHANNEL_SECRET"))
+    validator = SignatureValidator(_required("LINE_CHANNEL_SECRET"))
     configuration = Configuration(
         host=os.environ.get("LINE_API_BASE_URL", "https://api.line.me").rstrip("/"),
         access_token=_required("LINE_CHANNEL_ACCESS_TOKEN"),
@@ -100,6 +182,9 @@ def create_app() -> Flask:
     # As madoguchi's pool: a connection for every thread, none opened per request.
     engine = create_engine(database_url, pool_size=10) if database_url else None
     app = Flask(__name__)
+    inbox: InboxWorkers | None = None
+    if engine is not None and os.environ.get("ECHO_INBOX") == "1":
+        inbox = app.extensions["workers"] = InboxWorkers(engine, messaging)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -110,8 +195,26 @@ def create_app() -> Flask:
     def callback() -> Response:
         """Verify, parse, reply."""
         body = request.get_data(as_text=True)
+        signature = request.headers.get("X-Line-Signature", "")
+        if inbox is not None:
+            if not validator.validate(body, signature):
+                abort(400)
+            rows = [
+                {
+                    "event_id": event["webhookEventId"],
+                    "type": event["type"],
+                    "user_id": event.get("source", {}).get("userId"),
+                    "payload": json.dumps(event),
+                }
+                for event in json.loads(body)["events"]
+            ]
+            if rows:
+                with engine.begin() as connection:  # type: ignore[union-attr]
+                    connection.execute(_STORE, rows)
+                inbox.wake.set()
+            return Response("OK\n", mimetype="text/plain")
         try:
-            events = parser.parse(body, request.headers.get("X-Line-Signature", ""))
+            events = parser.parse(body, signature)
         except InvalidSignatureError:
             abort(400)
         for event in events:

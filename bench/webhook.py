@@ -61,6 +61,7 @@ BIN = Path(sys.executable).parent
 TARGETS: dict[str, str] = {
     "echo": "echo",
     "echo-tx": "echo-tx",
+    "echo-inbox": "echo-inbox",
     "sqlite": "madoguchi-sqlite",
     "postgresql": "madoguchi-postgresql",
 }
@@ -782,11 +783,13 @@ def run_target(
         env = server_env(platform_.url, channel_secret, access_token)
         app: str | None = None
         database: PostgresDatabase | None = None
-        if key in ("echo", "echo-tx"):
+        if key in ("echo", "echo-tx", "echo-inbox"):
             app = "echo_bot:create_app()"
+        if key == "echo-inbox":
+            env["ECHO_INBOX"] = "1"
         if key == "sqlite":
             env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-        elif key in ("echo-tx", "postgresql"):
+        elif key in ("echo-tx", "echo-inbox", "postgresql"):
             database = stack.enter_context(postgresql_database(args.database_url))
             env["DATABASE_URL"] = database.url
             info["postgresql_version"] = database.server_version
@@ -847,6 +850,7 @@ def run_target(
             info["log"] = str(kept.relative_to(ROOT))
 
     checks = verify({**warm.sent, **load.sent}, report)
+    answers = answer_latencies(load.sent_at, load.users, report)
     checks["warmup_errors"] = len(warm.latencies) - warm.statuses.get(200, 0)
     latencies = sorted(load.latencies)
     events_sent = len(load.latencies)
@@ -864,6 +868,8 @@ def run_target(
         p50_ms=percentile(latencies, 0.50) * 1000,
         p95_ms=percentile(latencies, 0.95) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
+        answer_p50_ms=percentile(answers, 0.50) * 1000,
+        answer_p99_ms=percentile(answers, 0.99) * 1000,
         max_ms=latencies[-1] * 1000 if latencies else math.nan,
         mean_ms=sum(latencies) / len(latencies) * 1000 if latencies else math.nan,
         peak_worker_rss_mb=peak_mb,
@@ -1307,6 +1313,8 @@ _MEDIANS = (
     "p50_ms",
     "p95_ms",
     "p99_ms",
+    "answer_p50_ms",
+    "answer_p99_ms",
     "machine_cpu_busy_percent",
 )
 _RATIOS = ("ratio_to_echo", "ratio_to_echo_tx", "end_to_end_ratio_to_echo_tx")
@@ -1419,7 +1427,7 @@ def table(results: list[dict[str, Any]]) -> str:
     header = (
         f"{'target':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
         f"{'RSS MB':>8}{'errors':>8}  {'answered once':<18}{'vs echo':>8}{'vs echo-tx':>11}"
-        f"{'answered/s':>11}{'e2e vs echo-tx':>15}"
+        f"{'answered/s':>11}{'e2e vs echo-tx':>15}{'answer p50/p99 ms':>19}"
     )
     rows = [header, "-" * len(header)]
     for r in results:
@@ -1434,6 +1442,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{_ratio(r['ratio_to_echo_tx']):>11}"
             f"{_float(r['events_answered_per_second']):>11}"
             f"{_ratio(r['end_to_end_ratio_to_echo_tx']):>15}"
+            f"{_float(r['answer_p50_ms']) + ' / ' + _float(r['answer_p99_ms']):>19}"
         )
     return "\n".join(rows)
 

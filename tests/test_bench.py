@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ def _run(target: str, rps: float, *, p99: float = 50.0, once: bool = True) -> di
         "p50_ms": p99 / 2,
         "p95_ms": p99 * 0.9,
         "p99_ms": p99,
+        "answer_p50_ms": 40.0,
+        "answer_p99_ms": 90.0,
         "machine_cpu_busy_percent": 90.0,
         "peak_worker_rss_mb": 100.0 + rps / 100,
         "errors": 0 if once else 1,
@@ -104,3 +107,53 @@ def test_an_event_is_answered_by_its_reply_or_by_one_push() -> None:
     assert (doubled["exactly_once"], doubled["answered_more_than_once"]) == (False, 1)
     unknown = bench.verify_answers(sent, _report(["t1", "t2", "t3", "x"], []))
     assert (unknown["exactly_once"], unknown["replies_with_unknown_tokens"]) == (False, 1)
+
+
+def test_answer_latency_is_measured_by_token_for_replies_and_in_order_for_pushes() -> None:
+    sent_at = {"t1": 10.0, "t2": 11.0, "t3": 12.0}
+    users = {"t1": "U1", "t2": "U1", "t3": "U2"}
+    report = {
+        "spent": [("t1", "r1", 10.5), ("t1", "r9", 30.0)],  # a second spend is not an answer
+        "deliveries": [
+            {"userId": "U2", "method": "push", "at": 15.0},
+            {"userId": "U1", "method": "push", "at": 14.0},
+            {"userId": "U1", "method": "reply", "at": 10.5},
+        ],
+    }
+    assert bench.answer_latencies(sent_at, users, report) == [0.5, 3.0, 3.0]
+
+
+def test_a_burst_is_planned_in_requests_of_1_to_100_events() -> None:
+    requests = bench.plan_requests(random.Random(7), 5000, ["U1", "U2", "U3"])
+    assert sum(map(len, requests)) == 5000
+    assert {len(r) for r in requests[:-1]} <= set(range(1, 101))
+    assert len({len(r) for r in requests}) > 10  # sizes vary
+
+
+def _burst(
+    *, kill: bool, statuses: dict[str, int], slow: int = 0, once: bool = True
+) -> dict[str, Any]:
+    return {
+        "kill": kill,
+        "statuses": statuses,
+        "requests_over_limit": slow,
+        "request_max_ms": 2500.0 if slow else 300.0,
+        "drained_s": 40.0,
+        "verification": {"exactly_once": once, "unanswered": 0, "answered_more_than_once": 0},
+    }
+
+
+def test_a_burst_fails_on_a_slow_or_refused_request_or_a_doubled_answer() -> None:
+    passed = _burst(kill=False, statuses={"200": 9})
+    bench.evaluate_burst(passed)
+    assert passed["passed"] is True
+    for failing in (
+        _burst(kill=False, statuses={"200": 8, "500": 1}),
+        _burst(kill=False, statuses={"200": 9}, slow=1),
+        _burst(kill=True, statuses={"200": 9}, once=False),
+    ):
+        bench.evaluate_burst(failing)
+        assert failing["passed"] is False
+    killed = _burst(kill=True, statuses={"200": 9}, slow=3)  # resends after the kill take time
+    bench.evaluate_burst(killed)
+    assert killed["passed"] is True
