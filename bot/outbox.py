@@ -38,8 +38,12 @@ logger = logging.getLogger(__name__)
 
 #: LINE accepts 1 to 5 message objects per request.
 MAX_MESSAGES = 5
-#: How long a sender holds a row before another may send it again.
+#: How long a sender holds a push before another may send it again.
 SEND_LEASE = timedelta(seconds=30)
+#: The same for a reply: shorter, so a reply whose sender died is tried again while its
+#: token is still good (LINE then tells whether the first attempt got through). A second
+#: sender racing a slow first one cannot deliver a reply twice: LINE takes a token once.
+REPLY_LEASE = timedelta(seconds=10)
 #: After a failed attempt, how long before the next (a reply's token lasts about a minute).
 REPLY_RETRY = timedelta(seconds=5)
 PUSH_RETRY = timedelta(minutes=1)
@@ -92,7 +96,8 @@ class Outbox:
         :param line_user_id: the recipient of a push (a reply needs none).
         """
         for row in rows:
-            row.attempts, row.leased_until = 1, utcnow() + SEND_LEASE
+            row.attempts = 1
+            row.leased_until = utcnow() + (REPLY_LEASE if row.reply_token else SEND_LEASE)
             row.retry_key = uuid.uuid4()
             session.add(row)
         session.flush()
@@ -199,7 +204,7 @@ def _take(db: Database, row_id: int, now: datetime) -> _Send | None:
             row.status, row.last_error = OutboundStatus.FAILED, "resident unreachable"
             return None
         row.attempts += 1
-        row.leased_until = now + SEND_LEASE
+        row.leased_until = now + (REPLY_LEASE if fresh else SEND_LEASE)
         return _Send(
             row_id=row.id,
             messages=list(row.messages),
@@ -224,9 +229,7 @@ def send_stored(
     now = utcnow()
     send = taken or _take(db, row_id, now)
     if send is None:
-        with db.reading() as session:
-            row = session.get(OutboundMessage, row_id)
-            return row.status if row else OutboundStatus.FAILED
+        return _status(db, row_id)
     values: dict[str, Any]
     try:
         sent = _attempt(gateway, send)
@@ -255,15 +258,29 @@ def send_stored(
             "line_request_id": sent.request_id,
             "last_error": None,
         }
+    pending = [OutboundMessage.id == row_id, OutboundMessage.status == OutboundStatus.PENDING]
+    if values.get("status") != OutboundStatus.SENT:
+        # A failure is the latest attempt's to record: a sender that took the row over
+        # meanwhile (this one was slow) decides what happens next.
+        pending.append(OutboundMessage.attempts == send.attempt)
     with db.unit_of_work() as session:
-        session.execute(
+        recorded = session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id == row_id, OutboundMessage.status == OutboundStatus.PENDING)
+            .where(*pending)
             .values(**values)
-        )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+    if not recorded:
+        return _status(db, row_id)
     if "reply_until" in values:
         return send_stored(gateway, db, row_id)
     return OutboundStatus(values.get("status", OutboundStatus.PENDING))
+
+
+def _status(db: Database, row_id: int) -> OutboundStatus:
+    with db.reading() as session:
+        row = session.get(OutboundMessage, row_id)
+        return row.status if row else OutboundStatus.FAILED
 
 
 def _attempt(gateway: LineGateway, send: _Send) -> Sent:

@@ -8,7 +8,8 @@ processing runs ``python -m bot.worker`` (the Procfile's ``worker``) with more o
 sets ``EVENT_WORKERS=0`` for the web process.
 
 Between events a worker also sends what no sender holds (stored replies and pushes whose
-sender died or failed), so a reply interrupted by a crash is retried while its token is fresh.
+sender died or failed), at least every ``EVENT_POLL_SECONDS`` even behind a backlog, so a
+reply interrupted by a crash is retried while its token is fresh.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import datetime, timedelta
 
 from flask import Flask
@@ -61,6 +63,8 @@ class EventWorkers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._host = socket.gethostname()[:30]
+        #: When any of the threads last sent what was due (monotonic clock).
+        self._swept = 0.0
 
     # -- settings ----------------------------------------------------------------------
 
@@ -113,7 +117,8 @@ class EventWorkers:
                 self._wake.clear()
 
     def run_once(self, *, now: datetime | None = None) -> bool:
-        """Claim and process one batch of events, or else send what is due.
+        """Claim and process one batch of events, and send what is due (every
+        ``EVENT_POLL_SECONDS`` while there are events, else every round).
 
         :return: True when there was something to do.
         """
@@ -129,14 +134,17 @@ class EventWorkers:
                 )
             for event in claimed:
                 self._handle(event, owner)
-            if claimed:
+            # Behind a backlog there are always events to claim: what is due to be sent again
+            # (a reply whose sender died, while its token is good) must not wait for the end.
+            if claimed and time.monotonic() - self._swept < self.app.config["EVENT_POLL_SECONDS"]:
                 return True
+            self._swept = time.monotonic()
             sent = send_due(
                 self.app.extensions["line"],
                 self.app.extensions["db"],
                 window=timedelta(hours=self.app.config["PUSH_RETRY_HOURS"]),
             )
-            return sent > 0
+            return bool(claimed) or sent > 0
 
     def drain(self, *, now: datetime | None = None, limit: int = 10_000) -> int:
         """Process everything due, in the calling thread (tests, the simulator, scripts).

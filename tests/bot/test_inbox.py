@@ -17,10 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, func, select, text, update
 
-from bot import create_app, inbox
+from bot import create_app, inbox, messages
 from bot.db import Database
-from bot.workers import EventWorkers
-from models import GroupChat, InboxEvent, InboxStatus, Resident
+from bot.outbox import Outbox
+from bot.residents import lock_resident
+from bot.workers import CLAIM_BATCH, EventWorkers
+from models import GroupChat, InboxEvent, InboxStatus, OutboundMessage, Resident
 from models.base import utcnow
 from simulator import events as line_events
 from simulator.server import RunningPlatform
@@ -283,6 +285,40 @@ def test_a_dead_workers_event_keeps_its_place_in_the_residents_order(
     with db.unit_of_work() as session:
         again = inbox.claim(session, owner="b", now=later, lease=lease, limit=10)
     assert [(c.webhook_event_id, c.attempt) for c in again] == [(first["webhookEventId"], 2)]
+
+
+def test_a_reply_whose_sender_died_is_sent_again_behind_a_backlog(
+    app: Flask,
+    client: FlaskClient,
+    db: Database,
+    platform: RunningPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Due sends go at least once a poll interval, however busy: here, every round.
+    monkeypatch.setitem(app.config, "EVENT_POLL_SECONDS", 0)
+    first, *others = friends(platform, 25)
+    outbox = Outbox()
+    with db.unit_of_work() as session:  # stored with its event, then its sender died
+        resident_id = lock_resident(session, first).id
+        token = platform.state.issue_reply_token(first)
+        outbox.reply(token, [messages.text("お待たせしました")], resident_id=resident_id)
+        outbox.seal(session, reply_until=utcnow() + timedelta(seconds=50), late_as_push=True)
+    with db.unit_of_work() as session:  # its lease is over
+        session.execute(
+            update(OutboundMessage).values(leased_until=utcnow() - timedelta(seconds=1))
+        )
+    backlog = [
+        line_events.text_event(u, "help", reply_token=platform.state.issue_reply_token(u))
+        for u in others
+    ]
+    signed_post(client, line_events.callback_body(backlog), drain=False)
+    assert workers(app).run_once()  # one batch of the backlog, and what is due
+    assert texts_to(platform, first) == ["お待たせしました"]
+    with db.sessions() as session:
+        waiting = session.scalar(
+            select(func.count()).where(InboxEvent.status == InboxStatus.PENDING)
+        )
+    assert waiting == len(others) - CLAIM_BATCH  # the backlog is still there
 
 
 def test_a_failing_event_is_retried_then_parked_without_blocking_the_resident(

@@ -21,7 +21,7 @@ from bot.jobs import CORE_JOBS, run_job
 from bot.line_api import Content, ContentTooLarge, LineApiError, LineGateway
 from bot.messages import datetime_picker_button
 from bot.metrics import Metrics
-from bot.outbox import Outbox, deliver, send_due, send_stored
+from bot.outbox import Outbox, _take, deliver, send_due, send_stored
 from bot.postback import PostbackData
 from bot.ratelimit import Rate, TokenBucket
 from bot.residents import lock_resident
@@ -265,6 +265,25 @@ def test_a_reply_resent_after_it_got_through_is_not_doubled(
     assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]  # no push
     with db.sessions() as session:
         assert session.scalars(select(OutboundMessage.status)).one() == OutboundStatus.SENT
+
+
+def test_a_slow_senders_refusal_does_not_push_what_a_newer_attempt_may_have_sent(
+    app: Flask, platform: RunningPlatform, friend: str
+) -> None:
+    db, gateway = app.extensions["db"], app.extensions["line"]
+    token = platform.state.issue_reply_token(friend)
+    outbox = _stored_reply(
+        db, token, friend, until=utcnow() + timedelta(seconds=50), late_as_push=True
+    )
+    [row_id] = outbox.row_ids
+    slow = outbox.first_attempt(row_id, utcnow())
+    assert slow is not None
+    # Its lease ran out: a second sender counts attempt 2 and uses the token first.
+    assert _take(db, row_id, utcnow() + timedelta(seconds=11)) is not None
+    gateway.reply(token, [{"type": "text", "text": "大切なお知らせ"}])
+    # The first sender's attempt now comes back refused: it must not push a copy.
+    assert send_stored(gateway, db, row_id, slow) == OutboundStatus.PENDING
+    assert [d.method for d in platform.state.deliveries(friend)] == ["reply"]
 
 
 def test_a_stale_reply_is_pushed_when_it_must_arrive_and_dropped_otherwise(
