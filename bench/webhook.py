@@ -1,8 +1,9 @@
 """Webhook benchmark: madoguchi under gunicorn against a minimal echo bot (docs/benchmark.md).
 
 For each target (the echo bot in ``bench/echo_bot.py``; the same bot with the per-event
-transaction the core issue requires, ``echo-tx``; madoguchi on SQLite; madoguchi on
-PostgreSQL), once per round (3 by default, interleaved), it starts a fresh fake LINE
+transaction the core issue requires, ``echo-tx``; the same bot as the smallest durable inbox,
+``echo-inbox``; madoguchi on SQLite; madoguchi on PostgreSQL), once per round (3 by default,
+interleaved), it starts a fresh fake LINE
 platform (``bench/platform_server.py``, its own process), a fresh database (migrated with
 Alembic), and gunicorn with the repository's ``gunicorn.conf.py`` (2 workers). It warms the
 server up, then posts signed webhooks from threads (one event per body; 80% text, 10%
@@ -11,6 +12,11 @@ from send to response and sampling the workers' memory. Afterwards it reads back
 platform every reply and delivery and checks that every event was answered exactly once.
 It prints the medians over the rounds (ratios: the median of each round's own) and
 PASS/FAIL lines, and writes ``bench/results/webhook-<timestamp>.json``.
+
+That is the ``ack`` scenario. On madoguchi, ``batch`` posts one webhook of 100 and of 500
+events at 0 and 100 ms of platform latency, and ``burst`` posts 20,000 events in webhooks of
+1 to 100 events with 5% platform faults, then again with the server killed (SIGKILL) half-way
+and restarted (docs/benchmark.md).
 
 Exit status: 0 when every target ran (targets missed or not), 1 when the run itself broke
 (a server did not start, the database could not be created, ...), 2 for bad arguments.
@@ -1633,7 +1639,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"- burst on {TARGETS[key]}{' (killed half-way)' if kill else ''} ...", flush=True
             )
             try:
-                burst_runs.append(run_burst(key, args, user_ids, kill=kill))
+                burst = run_burst(key, args, user_ids, kill=kill)
+                burst_runs.append(burst)
+                print(
+                    f"  acknowledged after {burst['acknowledged_s']:.1f} s, drained after "
+                    f"{_float(burst['drained_s'])} s, exactly once: "
+                    f"{'yes' if burst['verification']['exactly_once'] else 'NO'}",
+                    flush=True,
+                )
             except BenchError as error:
                 print(f"  BROKEN: {error}")
                 broken[f"burst on {TARGETS[key]} (round {number})"] = str(error)
