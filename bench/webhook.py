@@ -53,7 +53,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
 from simulator.events import callback_body, follow_event, postback_event, sign, text_event
@@ -1015,8 +1015,12 @@ def verify_answers(sent: dict[str, str], report: dict[str, Any]) -> dict[str, An
         max(0, pushes[u] - unspent[u]) for u in residents
     )
     unknown = sum(1 for token in spent if token not in sent)
+    odd = sorted(u for u in residents if unspent[u] != pushes[u])
+    odd += sorted({sent[t] for t, count in spent.items() if count > 1 and t in sent})
     return {
         "exactly_once": missing == 0 and doubled == 0 and unknown == 0,
+        #: Residents answered too little or too often (a sample, for a look at their rows).
+        "anomalies": {u: {"unreplied": unspent[u], "pushes": pushes[u]} for u in odd[:20]},
         "events": len(sent),
         "replied": sum(1 for token in sent if spent[token]),
         "pushed": sum(pushes.values()),
@@ -1133,6 +1137,11 @@ def run_burst(
                     raise killer.error
             last = platform_.await_answered(len(load.sent), BURST_DRAIN_TIMEOUT)
             report = platform_.report()
+            verification = verify_answers(load.users, report)
+            if verification["anomalies"]:
+                verification["anomaly_rows"] = outbound_rows(
+                    env["DATABASE_URL"], list(verification["anomalies"])
+                )
         except BaseException:
             print(f"--- burst: gunicorn log (tail) ---\n{tail(folder / 'gunicorn.log')}")
             raise
@@ -1150,9 +1159,28 @@ def run_burst(
         answer_p99_s=percentile(answers, 0.99),
         killed_after_requests=killer.killed_after if kill else None,
         restart_s=killer.restart_s if kill else None,
-        verification=verify_answers(load.users, report),
+        verification=verification,
     )
     return info
+
+
+def outbound_rows(url: str, line_user_ids: list[str]) -> list[dict[str, Any]]:
+    """The stored sends of some residents, for the results file (no message text)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT r.line_user_id, o.id, o.purpose, o.status, o.attempts, o.last_error,"
+                    " o.reply_token IS NOT NULL AS reply, o.fallback_push, o.reply_until,"
+                    " o.created_at, o.sent_at FROM outbound_messages o JOIN residents r ON"
+                    " r.id = o.resident_id WHERE r.line_user_id IN :users ORDER BY o.id"
+                ).bindparams(bindparam("users", expanding=True)),
+                {"users": line_user_ids},
+            )
+            return [{k: str(v) for k, v in row._mapping.items()} for row in rows]
+    finally:
+        engine.dispose()
 
 
 class _Killer(threading.Thread):
