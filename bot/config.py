@@ -136,7 +136,8 @@ SETTINGS: tuple[Setting, ...] = (
         1.0,
         float,
         "Seconds an idle worker waits before looking at the inbox again (a new event wakes "
-        "the workers of its own process at once).",
+        "the workers of its own process at once); a busy one sends what is due again at "
+        "least this often.",
         positive,
     ),
     Setting(
