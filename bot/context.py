@@ -41,7 +41,7 @@ class EventContext:
             self.work.outbox.reply(
                 self.reply_token,
                 list(messages),
-                resident_id=self.resident.id,
+                resident=self.resident,
                 must_arrive=must_arrive,
             )
 

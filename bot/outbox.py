@@ -58,7 +58,8 @@ class QueuedReply:
     """Messages waiting for the reply token of one event."""
 
     reply_token: str
-    resident_id: int | None
+    #: The resident answered (none in a group chat).
+    resident: Resident | None
     messages: list[Message] = field(default_factory=list)
     #: Push instead when the token turns out to be stale (the resident must hear it).
     must_arrive: bool = False
@@ -88,47 +89,55 @@ class Outbox:
     #: The first attempt at each row this unit of work stored (counted in the row already).
     _first: dict[int, _Send] = field(default_factory=dict)
 
-    def _store(
-        self, session: Session, rows: list[OutboundMessage], *, line_user_id: str | None = None
-    ) -> None:
-        """Add rows held by their creator, their first attempt counted.
+    def _store(self, session: Session, rows: list[tuple[OutboundMessage, str | None]]) -> None:
+        """Add rows held by their creator, with their first attempt counted: a reply while
+        its token is good, else a push to the LINE user id given with the row.
 
-        :param line_user_id: the recipient of a push (a reply needs none).
+        A stale reply with no one to push it to is stored unheld: its sender gives it up.
         """
-        for row in rows:
-            row.attempts = 1
-            row.leased_until = utcnow() + (REPLY_LEASE if row.reply_token else SEND_LEASE)
+        now = utcnow()
+        first = {}
+        for row, push_to in rows:
             row.retry_key = uuid.uuid4()
+            fresh = row.reply_token is not None and (row.reply_until or now) > now
+            if fresh or push_to is not None:
+                row.attempts = 1
+                row.leased_until = now + (REPLY_LEASE if fresh else SEND_LEASE)
+                first[id(row)] = (row.reply_token if fresh else None, None if fresh else push_to)
             session.add(row)
         session.flush()
-        for row in rows:
+        for row, _ in rows:
             self.row_ids.append(row.id)
-            self._first[row.id] = _Send(
-                row_id=row.id,
-                messages=list(row.messages),
-                attempt=1,
-                reply_token=row.reply_token,
-                reply_until=row.reply_until,
-                line_user_id=line_user_id,
-                retry_key=str(row.retry_key),
-                fallback_push=row.fallback_push,
-            )
+            if id(row) in first:
+                reply_token, line_user_id = first[id(row)]
+                self._first[row.id] = _Send(
+                    row_id=row.id,
+                    messages=list(row.messages),
+                    attempt=1,
+                    reply_token=reply_token,
+                    reply_until=row.reply_until,
+                    line_user_id=line_user_id,
+                    retry_key=str(row.retry_key),
+                    fallback_push=row.fallback_push,
+                )
 
     def reply(
         self,
         reply_token: str,
         messages: list[Message],
         *,
-        resident_id: int | None = None,
+        resident: Resident | None = None,
         must_arrive: bool = False,
     ) -> None:
         """Queue messages for a reply token (several calls share one reply, max 5 messages).
+
+        :param resident: the resident answered, who gets a push if the token is stale.
 
         :raises OutboxError: more than five messages for one token.
         """
         queued = next((r for r in self.replies if r.reply_token == reply_token), None)
         if queued is None:
-            queued = QueuedReply(reply_token, resident_id)
+            queued = QueuedReply(reply_token, resident)
             self.replies.append(queued)
         queued.messages.extend(messages)
         queued.must_arrive |= must_arrive
@@ -145,7 +154,7 @@ class Outbox:
         if not 1 <= len(messages) <= MAX_MESSAGES:
             raise OutboxError(f"{len(messages)} messages for one push (1 to {MAX_MESSAGES})")
         row = OutboundMessage(resident_id=resident.id, messages=list(messages), purpose=purpose)
-        self._store(session, [row], line_user_id=resident.line_user_id)
+        self._store(session, [(row, resident.line_user_id)])
         return row
 
     def seal(self, session: Session, *, reply_until: datetime, late_as_push: bool) -> None:
@@ -155,18 +164,20 @@ class Outbox:
         :param late_as_push: push every reply the token cannot carry any more, not only the
             ones queued with ``must_arrive``.
         """
-        rows = [
-            OutboundMessage(
-                resident_id=queued.resident_id,
+        rows = []
+        for queued in self.replies:
+            resident = queued.resident
+            fallback = resident is not None and (queued.must_arrive or late_as_push)
+            row = OutboundMessage(
+                resident_id=resident.id if resident else None,
                 messages=list(queued.messages),
                 purpose="reply",
                 reply_token=queued.reply_token,
                 reply_until=reply_until,
-                fallback_push=queued.resident_id is not None
-                and (queued.must_arrive or late_as_push),
+                fallback_push=fallback,
             )
-            for queued in self.replies
-        ]
+            reachable = fallback and resident is not None and resident.reachable
+            rows.append((row, resident.line_user_id if resident and reachable else None))
         if rows:
             self._store(session, rows)
         self.replies.clear()
@@ -175,7 +186,7 @@ class Outbox:
         """The counted first attempt at a row this unit of work stored, if it can still be
         made as stored (a reply whose token went stale needs a fresh decision)."""
         send = self._first.pop(row_id, None)
-        if send is None or (send.reply_until is not None and send.reply_until <= now):
+        if send is None or (send.reply_token is not None and (send.reply_until or now) <= now):
             return None
         return send
 

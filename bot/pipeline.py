@@ -284,7 +284,7 @@ class EventProcessor:
             with resident_locale(resident.language):
                 if event.reply_token:
                     work.outbox.reply(
-                        event.reply_token, [_apology()], resident_id=resident.id, must_arrive=True
+                        event.reply_token, [_apology()], resident=resident, must_arrive=True
                     )
                     work.outbox.seal(
                         session, reply_until=received_at + REPLY_WINDOW, late_as_push=True

@@ -299,9 +299,9 @@ def test_a_reply_whose_sender_died_is_sent_again_behind_a_backlog(
     first, *others = friends(platform, 25)
     outbox = Outbox()
     with db.unit_of_work() as session:  # stored with its event, then its sender died
-        resident_id = lock_resident(session, first).id
+        resident = lock_resident(session, first)
         token = platform.state.issue_reply_token(first)
-        outbox.reply(token, [messages.text("お待たせしました")], resident_id=resident_id)
+        outbox.reply(token, [messages.text("お待たせしました")], resident=resident)
         outbox.seal(session, reply_until=utcnow() + timedelta(seconds=50), late_as_push=True)
     with db.unit_of_work() as session:  # its lease is over
         session.execute(

@@ -212,8 +212,8 @@ def _stored_reply(
     """A reply as an event's unit of work stores it."""
     outbox = Outbox()
     with db.unit_of_work() as session:
-        resident_id = lock_resident(session, friend).id
-        outbox.reply(token, [{"type": "text", "text": "大切なお知らせ"}], resident_id=resident_id)
+        resident = lock_resident(session, friend)
+        outbox.reply(token, [{"type": "text", "text": "大切なお知らせ"}], resident=resident)
         outbox.seal(session, reply_until=until, late_as_push=late_as_push)
     return outbox
 
@@ -300,6 +300,8 @@ def test_a_stale_reply_is_pushed_when_it_must_arrive_and_dropped_otherwise(
         (OutboundStatus.SENT, None),
         (OutboundStatus.FAILED, "reply token expired"),
     ]
+    # Stale already when stored: the push was the attempt its unit of work counted.
+    assert [r.attempts for r in rows] == [1, 0]
     assert [r.endpoint for r in platform.state.requests()] == ["push"]  # no stale reply tried
 
 
