@@ -929,6 +929,30 @@ def post_batch(port: int, body: bytes, signature: str) -> tuple[int, float]:
         connection.close()
 
 
+def madoguchi_stage(
+    stack: contextlib.ExitStack,
+    key: str,
+    args: argparse.Namespace,
+    user_ids: list[str],
+    channel_secret: str,
+    access_token: str,
+) -> tuple[Path, Platform, dict[str, str]]:
+    """What a madoguchi scenario runs on: a temporary folder, a fresh platform with the
+    residents, and the server's environment with a fresh migrated database (all undone when
+    ``stack`` closes)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="madoguchi-bench-")))
+    platform_ = Platform(access_token, folder / "platform.log")
+    stack.callback(platform_.stop)
+    platform_.create_users(user_ids)
+    env = server_env(platform_.url, channel_secret, access_token)
+    if key == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
+    else:
+        env["DATABASE_URL"] = stack.enter_context(postgresql_database(args.database_url)).url
+    migrate(env["DATABASE_URL"], folder / "alembic.log")
+    return folder, platform_, env
+
+
 def run_batches(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict[str, Any]:
     """One request of 100 and of 500 events (one per resident) at 0 and 100 ms of latency.
 
@@ -940,16 +964,9 @@ def run_batches(key: str, args: argparse.Namespace, user_ids: list[str]) -> dict
     channel_secret, access_token = secrets.token_hex(16), secrets.token_hex(32)
     batches: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="madoguchi-bench-")))
-        platform_ = Platform(access_token, folder / "platform.log")
-        stack.callback(platform_.stop)
-        platform_.create_users(user_ids)
-        env = server_env(platform_.url, channel_secret, access_token)
-        if key == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-        else:
-            env["DATABASE_URL"] = stack.enter_context(postgresql_database(args.database_url)).url
-        migrate(env["DATABASE_URL"], folder / "alembic.log")
+        folder, platform_, env = madoguchi_stage(
+            stack, key, args, user_ids, channel_secret, access_token
+        )
         server = Gunicorn(None, env, folder / "gunicorn.log")
         stack.callback(server.stop)
         try:
@@ -1102,16 +1119,9 @@ def run_burst(
         "requests": len(requests),
     }
     with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="madoguchi-bench-")))
-        platform_ = Platform(access_token, folder / "platform.log")
-        stack.callback(platform_.stop)
-        platform_.create_users(user_ids)
-        env = server_env(platform_.url, channel_secret, access_token)
-        if key == "sqlite":
-            env["DATABASE_URL"] = f"sqlite:///{folder / 'bench.db'}"
-        else:
-            env["DATABASE_URL"] = stack.enter_context(postgresql_database(args.database_url)).url
-        migrate(env["DATABASE_URL"], folder / "alembic.log")
+        folder, platform_, env = madoguchi_stage(
+            stack, key, args, user_ids, channel_secret, access_token
+        )
         servers = [Gunicorn(None, env, folder / "gunicorn.log")]
         stack.callback(lambda: servers[-1].stop())
         try:

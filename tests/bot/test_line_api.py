@@ -218,6 +218,15 @@ def _stored_reply(
     return outbox
 
 
+def _fresh_reply_that_must_arrive(
+    db: Database, platform: RunningPlatform, friend: str
+) -> tuple[str, Outbox]:
+    """A reply stored with a fresh token, pushed if the token turns out stale."""
+    token = platform.state.issue_reply_token(friend)
+    until = utcnow() + timedelta(seconds=50)
+    return token, _stored_reply(db, token, friend, until=until, late_as_push=True)
+
+
 def test_a_reply_whose_sender_died_is_sent_again_while_fresh(
     app: Flask, platform: RunningPlatform, friend: str
 ) -> None:
@@ -253,10 +262,7 @@ def test_a_reply_resent_after_it_got_through_is_not_doubled(
     app: Flask, platform: RunningPlatform, friend: str
 ) -> None:
     db, gateway = app.extensions["db"], app.extensions["line"]
-    token = platform.state.issue_reply_token(friend)
-    outbox = _stored_reply(
-        db, token, friend, until=utcnow() + timedelta(seconds=50), late_as_push=True
-    )
+    _, outbox = _fresh_reply_that_must_arrive(db, platform, friend)
     deliver(outbox, gateway, db)
     with db.unit_of_work() as session:  # as if the sender died before recording it
         session.execute(update(OutboundMessage).values(status=OutboundStatus.PENDING, sent_at=None))
@@ -271,10 +277,7 @@ def test_a_slow_senders_refusal_does_not_push_what_a_newer_attempt_may_have_sent
     app: Flask, platform: RunningPlatform, friend: str
 ) -> None:
     db, gateway = app.extensions["db"], app.extensions["line"]
-    token = platform.state.issue_reply_token(friend)
-    outbox = _stored_reply(
-        db, token, friend, until=utcnow() + timedelta(seconds=50), late_as_push=True
-    )
+    token, outbox = _fresh_reply_that_must_arrive(db, platform, friend)
     [row_id] = outbox.row_ids
     slow = outbox.first_attempt(row_id, utcnow())
     assert slow is not None
