@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
@@ -16,6 +17,7 @@ from bot.console.audit import record
 from bot.console.forms import EmptyForm, SignInForm, TotpForm
 from bot.console.roles import Permission, requires
 from bot.console.users import SignInError, StaffUser, authenticate, complete_sign_in
+from bot.db import get_db
 from bot.work import request_session
 from models import Staff
 from models.base import utcnow
@@ -41,7 +43,10 @@ def _safe_next(target: str | None) -> str:
 def _finish(staff: Staff) -> ResponseReturnValue:
     """Start the session of a fully authenticated staff member."""
     db = request_session()
-    complete_sign_in(staff, now=utcnow())
+    try:
+        complete_sign_in(db, staff, now=utcnow())
+    except SignInError as error:
+        return _refused(error, staff.email, "console/sign_in.html", SignInForm())
     session.clear()  # a fresh session: no fixation across the sign-in
     login_user(StaffUser.of(staff))
     session["signed_in_at"] = session["seen_at"] = time.time()
@@ -56,6 +61,22 @@ def _finish(staff: Staff) -> ResponseReturnValue:
     return redirect(_safe_next(request.args.get("next")))
 
 
+def _refused(error: SignInError, email: str, template: str, form: Any) -> ResponseReturnValue:
+    """A refused sign-in: audited, and answered 401 with the reason."""
+    record(
+        request_session(),
+        "signin.locked" if error.reason == "locked" else "signin.failed",
+        object_type="staff",
+        object_id=error.staff.id if error.staff else None,
+        actor_label=email[:254] or "anonymous",
+    )
+    if error.reason == "locked":
+        flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
+    else:
+        flash(_("The email or the password is wrong."), "error")
+    return render_template(template, form=form), 401
+
+
 @bp.route("/signin", methods=["GET", "POST"])
 @requires(None)
 def sign_in() -> ResponseReturnValue:
@@ -63,22 +84,11 @@ def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if form.validate_on_submit():
         db = request_session()
+        email, password = form.email.data or "", form.password.data or ""
         try:
-            staff = authenticate(db, form.email.data or "", form.password.data or "", now=utcnow())
+            staff = authenticate(get_db(), db, email, password, now=utcnow())
         except SignInError as error:
-            action = "signin.locked" if error.reason == "locked" else "signin.failed"
-            record(
-                db,
-                action,
-                object_type="staff",
-                object_id=error.staff.id if error.staff else None,
-                actor_label=(form.email.data or "")[:254] or "anonymous",
-            )
-            if error.reason == "locked":
-                flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
-            else:
-                flash(_("The email or the password is wrong."), "error")
-            return render_template("console/sign_in.html", form=form), 401
+            return _refused(error, email, "console/sign_in.html", form)
         if staff.totp_secret:
             session.clear()
             session["pending_staff"] = staff.id

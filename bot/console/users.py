@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.console.facilities import link_facilities
 from bot.console.roles import Permission, permissions_of
+from bot.db import Database
 from models import Facility, Role, Staff, StaffRole
 from models.base import utcnow
 
@@ -116,34 +117,88 @@ def find_staff(session: Session, email: str) -> Staff | None:
     return session.scalars(select(Staff).where(Staff.email == email.strip().lower())).first()
 
 
-def authenticate(session: Session, email: str, password: str, *, now: datetime) -> Staff:
+def _reserve_check(db: Database, staff_id: int, now: datetime) -> int | None:
+    """Count a password check against the account before it is made, in a transaction of its
+    own (committed before the slow hash check, so parallel sign-ins see it).
+
+    :return: this check's number in the lock window (1 to ``MAX_FAILED_SIGN_INS``), or None
+        when the account is locked or as many checks are already counted.
+    """
+    expired = and_(Staff.locked_until.is_not(None), Staff.locked_until <= now)
+    with db.unit_of_work() as session:
+        return session.execute(
+            update(Staff)
+            .where(
+                Staff.id == staff_id,
+                or_(
+                    expired,
+                    and_(Staff.locked_until.is_(None), Staff.failed_logins < MAX_FAILED_SIGN_INS),
+                ),
+            )
+            .values(
+                failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
+                locked_until=case((expired, None), else_=Staff.locked_until),
+            )
+            .returning(Staff.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+
+
+def authenticate(
+    db: Database, session: Session, email: str, password: str, *, now: datetime
+) -> Staff:
     """Check a sign-in and update the failure counter and lockout.
 
+    Every password check is counted before it is made, atomically: whatever the number of
+    parallel attempts, an account gets at most ``MAX_FAILED_SIGN_INS`` checks per lock window,
+    and once locked every attempt is refused (the right password too) until the window ends.
+
+    :param db: the database (the counter is written in transactions of its own).
+    :param session: the request's session, in which the staff member is returned.
     :return: the staff member (the second factor, if on, is still to be checked).
     :raises SignInError: ``invalid`` (unknown email, wrong password, inactive) or
         ``locked`` (too many failures; ``staff.locked_until`` says until when).
     """
-    staff = find_staff(session, email)
-    if staff is not None and staff.locked_until is not None and staff.locked_until > now:
-        raise SignInError("locked", staff)
-    if not password_matches(staff, password) or staff is None or not staff.active:
-        if staff is not None:
-            staff.failed_logins += 1
-            if staff.failed_logins >= MAX_FAILED_SIGN_INS:
-                staff.locked_until = now + LOCKOUT
-                staff.failed_logins = 0
-                raise SignInError("locked", staff)
-        raise SignInError("invalid", staff)
+    # The request's session is used last: on SQLite its first statement takes the write
+    # lock, which the counter's own transactions must not wait for.
+    with db.reading() as reader:
+        found = find_staff(reader, email)
+    if found is None:
+        password_matches(None, password)  # the same time as a real check
+        raise SignInError("invalid")
+    number = _reserve_check(db, found.id, now)
+    if number is None:
+        raise SignInError("locked", session.get(Staff, found.id))
+    if not password_matches(found, password) or not found.active:
+        if number >= MAX_FAILED_SIGN_INS:
+            with db.unit_of_work() as writer:
+                writer.execute(
+                    update(Staff)
+                    .where(Staff.id == found.id)
+                    .values(locked_until=now + LOCKOUT, failed_logins=0)
+                )
+            raise SignInError("locked", session.get(Staff, found.id))
+        raise SignInError("invalid", session.get(Staff, found.id))
+    staff = session.get_one(Staff, found.id)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     return staff
 
 
-def complete_sign_in(staff: Staff, *, now: datetime) -> None:
-    """Reset the failure counter after a full sign-in."""
-    staff.failed_logins = 0
-    staff.locked_until = None
-    staff.last_sign_in_at = now
+def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
+    """Reset the failure counter after a full sign-in.
+
+    :raises SignInError: ``locked``: parallel failures locked the account meanwhile.
+    """
+    done = session.execute(
+        update(Staff)
+        .where(Staff.id == staff.id, or_(Staff.locked_until.is_(None), Staff.locked_until <= now))
+        .values(failed_logins=0, locked_until=None, last_sign_in_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise SignInError("locked", staff)
+    session.refresh(staff)
 
 
 def set_password(staff: Staff, password: str, *, now: datetime) -> None:

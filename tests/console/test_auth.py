@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.console import users
 from bot.console.users import MAX_FAILED_SIGN_INS
 from models import AuditEntry, Role, Staff
 from tests.console.conftest import PASSWORD, StaffFactory, csrf_token, post_form, sign_in
@@ -69,6 +73,44 @@ def test_lockout_after_repeated_failures(
     assert result.exit_code == 0, result.output
     assert sign_in(client, staff.email, "a brand new password").status_code == 302
     assert "staff.password_reset" in actions(app)
+
+
+def test_parallel_guesses_get_five_checks_and_then_the_lock_holds(
+    app: Flask, staff_factory: StaffFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = staff_factory(Role.ADMIN)
+    checked: list[str] = []
+    real_check = users.password_matches
+
+    def counting(candidate: Staff | None, password: str) -> bool:
+        if candidate is not None:
+            checked.append(password)
+        return real_check(candidate, password)
+
+    monkeypatch.setattr(users, "password_matches", counting)
+    passwords = [f"wrong password {n:02}" for n in range(40)]
+    passwords[23] = PASSWORD  # the 24th attempt has it right
+    clients = [app.test_client() for _ in passwords]
+    tokens = [csrf_token(c) for c in clients]
+    start = threading.Barrier(16)
+    statuses: dict[str, int] = {}
+
+    def guess(index: int) -> None:
+        if index < 16:
+            start.wait()  # the first 16 at once, then as fast as the pool frees
+        response = clients[index].post(
+            "/admin/signin",
+            data={"email": staff.email, "password": passwords[index], "csrf_token": tokens[index]},
+        )
+        statuses[passwords[index]] = response.status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(guess, range(len(passwords))))
+    assert len(checked) <= MAX_FAILED_SIGN_INS
+    assert statuses[PASSWORD] == 401  # even the right password, once the lock is set
+    assert set(statuses.values()) == {401}
+    assert reload(app, staff).locked_until is not None
+    assert sign_in(app.test_client(), staff.email).status_code == 401  # and it holds
 
 
 def test_totp_second_factor(app: Flask, client: FlaskClient, staff_factory: StaffFactory) -> None:
