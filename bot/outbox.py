@@ -96,20 +96,20 @@ class Outbox:
         A stale reply with no one to push it to is stored unheld: its sender gives it up.
         """
         now = utcnow()
-        first = {}
+        # Per row: the token of a fresh reply, or else the LINE user id to push to.
+        plans: list[tuple[str | None, str | None]] = []
         for row, push_to in rows:
             row.retry_key = uuid.uuid4()
             fresh = row.reply_token is not None and (row.reply_until or now) > now
+            plans.append((row.reply_token, None) if fresh else (None, push_to))
             if fresh or push_to is not None:
                 row.attempts = 1
                 row.leased_until = now + (REPLY_LEASE if fresh else SEND_LEASE)
-                first[id(row)] = (row.reply_token if fresh else None, None if fresh else push_to)
             session.add(row)
         session.flush()
-        for row, _ in rows:
+        for (row, _), (reply_token, line_user_id) in zip(rows, plans, strict=True):
             self.row_ids.append(row.id)
-            if id(row) in first:
-                reply_token, line_user_id = first[id(row)]
+            if reply_token is not None or line_user_id is not None:
                 self._first[row.id] = _Send(
                     row_id=row.id,
                     messages=list(row.messages),
