@@ -194,11 +194,9 @@ def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
         update(Staff)
         .where(Staff.id == staff.id, or_(Staff.locked_until.is_(None), Staff.locked_until <= now))
         .values(failed_logins=0, locked_until=None, last_sign_in_at=now)
-        .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise SignInError("locked", staff)
-    session.refresh(staff)
 
 
 def set_password(staff: Staff, password: str, *, now: datetime) -> None:
