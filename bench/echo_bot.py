@@ -136,7 +136,7 @@ class InboxWorkers:
         for number in range(INBOX_WORKERS):
             threading.Thread(target=self._loop, name=f"inbox-{number}", daemon=True).start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self.wake.set()
 
