@@ -80,6 +80,9 @@ def _delivered(platform: RunningPlatform, users: list[str]) -> list[int]:
     return [len(platform.state.deliveries(u)) for u in users]
 
 
+PROCESSED = 'madoguchi_webhook_events_total{outcome="processed"'
+
+
 def _metric(text_: str, name: str) -> float:
     return sum(
         float(line.split()[-1])
@@ -117,14 +120,20 @@ def test_metrics_under_gunicorn_sum_every_worker(
                 )
                 assert answer.status_code == 200
             _wait(lambda: _delivered(fresh_platform, users) == [1] * 40, 30, "the replies")
-            metrics = http.get(f"{base}/metrics", timeout=5).text
+            # A worker counts an event once its reply is sent: the count may trail the platform.
+            deadline = time.monotonic() + 10
+            while True:
+                metrics = http.get(f"{base}/metrics", timeout=5).text
+                if _metric(metrics, PROCESSED) == 40 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
         log.close()
     assert metrics, "empty /metrics (prometheus_client imported before its folder was set)"
     assert _metric(metrics, "madoguchi_inbox_stored_total") == 40
-    assert _metric(metrics, 'madoguchi_webhook_events_total{outcome="processed"') == 40
+    assert _metric(metrics, PROCESSED) == 40
     assert "madoguchi_inbox_pending 0.0" in metrics
 
 
