@@ -82,9 +82,6 @@ class Survey(Base):
             "(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at_iff_closed"
         ),
         CheckConstraint(
-            "status = 'draft' OR current_version_id IS NOT NULL", name="published_has_version"
-        ),
-        CheckConstraint(
             "estimated_minutes IS NULL OR estimated_minutes > 0", name="minutes_positive"
         ),
         CheckConstraint("max_responses IS NULL OR max_responses > 0", name="max_positive"),
@@ -119,7 +116,7 @@ class Survey(Base):
     reminder_hours: Mapped[int | None]
     #: Submissions so far (tests not counted); raised atomically at each submission.
     response_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    #: The published version residents answer now (None while a draft).
+    #: The published version residents answer now (None while a draft); set by publishing.
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("survey_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -139,12 +136,19 @@ class Survey(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
-    current_version: Mapped[SurveyVersion | None] = relationship(
-        foreign_keys=[current_version_id], post_update=True
-    )
     quotas: Mapped[list[SurveyQuota]] = relationship(
         back_populates="survey", order_by="SurveyQuota.name", cascade="all, delete-orphan"
     )
+
+    @property
+    def current_version(self) -> SurveyVersion | None:
+        """The published version residents answer now (None while a draft)."""
+        return next((v for v in self.versions if v.id == self.current_version_id), None)
+
+    @property
+    def draft(self) -> SurveyVersion | None:
+        """The version being edited, if any."""
+        return next((v for v in self.versions if v.published_at is None), None)
 
 
 class SurveyVersion(Base):

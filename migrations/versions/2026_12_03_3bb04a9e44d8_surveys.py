@@ -62,10 +62,6 @@ def upgrade() -> None:
             name=op.f("ck_surveys_published_iff_not_draft"),
         ),
         sa.CheckConstraint(
-            "status = 'draft' OR current_version_id IS NOT NULL",
-            name=op.f("ck_surveys_published_has_version"),
-        ),
-        sa.CheckConstraint(
             "estimated_minutes IS NULL OR estimated_minutes > 0",
             name=op.f("ck_surveys_minutes_positive"),
         ),
