@@ -141,7 +141,6 @@ def staff_reset_password(email: str, password_stdin: bool) -> None:
     """Set a new password, unlock the account and end its sessions."""
     from bot.console.audit import record
     from bot.console.users import find_staff, set_password
-    from models.base import utcnow
 
     password = _read_password(password_stdin)
     try:
@@ -149,17 +148,43 @@ def staff_reset_password(email: str, password_stdin: bool) -> None:
             staff = find_staff(session, email)
             if staff is None:
                 raise ValueError(f"no account for {email}")
-            set_password(staff, password, now=utcnow())
+            ended = set_password(staff, password)
             record(
                 session,
                 "staff.password_reset",
                 object_type="staff",
                 object_id=staff.id,
-                detail={"via": "cli"},
+                detail={"via": "cli", "sessions_ended": ended},
             )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"password reset for {staff.email}; the account is unlocked")
+
+
+@staff_group.command("reset-totp")
+@click.option("--email", required=True)
+@with_appcontext
+def staff_reset_totp(email: str) -> None:
+    """Turn TOTP off for someone who lost both their phone and their recovery codes, and
+    end their sessions (they set it up again after their next sign-in)."""
+    from bot.console import second_factor, sessions
+    from bot.console.audit import record
+    from bot.console.users import find_staff
+
+    with get_db().unit_of_work() as session:
+        staff = find_staff(session, email)
+        if staff is None:
+            raise click.ClickException(f"no account for {email}")
+        second_factor.disable(session, staff)
+        ended = sessions.end_all(session, staff.id)
+        record(
+            session,
+            "staff.totp_disable",
+            object_type="staff",
+            object_id=staff.id,
+            detail={"via": "cli", "sessions_ended": ended},
+        )
+    click.echo(f"two-step sign-in is off for {staff.email}; their sessions have ended")
 
 
 @click.command("settings")
