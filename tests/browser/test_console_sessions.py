@@ -101,7 +101,9 @@ def test_totp_sign_in_and_ending_another_browsers_session(
 
     # An attacker with a copy of the first browser's cookie: in until it signs out.
     other_browser.clear_cookies()
-    other_browser.add_cookies(page.context.cookies())
+    other_browser.add_cookies(
+        [{"name": c["name"], "value": c["value"], "url": base_url} for c in page.context.cookies()]
+    )
     other.goto(f"{base_url}/admin/staff")
     expect(other.get_by_role("heading", name="職員")).to_be_visible()
     checked(other, "staff")
