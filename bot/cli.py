@@ -9,6 +9,9 @@ development bot (with the fake LINE platform when no channel is configured),
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -17,6 +20,11 @@ from flask.cli import FlaskGroup, with_appcontext
 from bot.db import get_db
 from bot.migrate import upgrade_database
 from models import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from models import Staff
 
 
 @click.group("db")
@@ -133,6 +141,21 @@ def staff_create(
     click.echo(f"created {staff.email} ({', '.join(sorted(roles))}){at}")
 
 
+@contextmanager
+def _account(email: str) -> Iterator[tuple[Session, Staff]]:
+    """A staff account found by email, in a unit of work of its own.
+
+    :raises click.ClickException: there is no such account.
+    """
+    from bot.console.users import find_staff
+
+    with get_db().unit_of_work() as session:
+        staff = find_staff(session, email)
+        if staff is None:
+            raise click.ClickException(f"no account for {email}")
+        yield session, staff
+
+
 @staff_group.command("reset-password")
 @click.option("--email", required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -140,14 +163,11 @@ def staff_create(
 def staff_reset_password(email: str, password_stdin: bool) -> None:
     """Set a new password, unlock the account and end its sessions."""
     from bot.console.audit import record
-    from bot.console.users import find_staff, set_password
+    from bot.console.users import set_password
 
     password = _read_password(password_stdin)
     try:
-        with get_db().unit_of_work() as session:
-            staff = find_staff(session, email)
-            if staff is None:
-                raise ValueError(f"no account for {email}")
+        with _account(email) as (session, staff):
             ended = set_password(staff, password)
             record(
                 session,
@@ -169,12 +189,8 @@ def staff_reset_totp(email: str) -> None:
     end their sessions (they set it up again after their next sign-in)."""
     from bot.console import second_factor, sessions
     from bot.console.audit import record
-    from bot.console.users import find_staff
 
-    with get_db().unit_of_work() as session:
-        staff = find_staff(session, email)
-        if staff is None:
-            raise click.ClickException(f"no account for {email}")
+    with _account(email) as (session, staff):
         second_factor.disable(session, staff)
         ended = sessions.end_all(session, staff.id)
         record(

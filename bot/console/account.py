@@ -162,19 +162,24 @@ def enable_totp() -> ResponseReturnValue:
     return render_template("console/recovery_codes.html", codes=codes)
 
 
-def _confirmed(staff: Staff, purpose: str) -> str | None:
-    """The password and code of the confirmation form, checked (counted like a sign-in);
-    a refusal is audited and flashed.
+def _confirmed(purpose: str) -> tuple[Staff, str] | None:
+    """The signed-in person, once the password and code of the confirmation form are
+    checked (counted like a sign-in); a refusal is audited and flashed.
 
-    :return: how the second factor was shown, or None when refused.
+    :param purpose: what is confirmed (for the audit log).
+    :return: the person and how the second factor was shown, or None when refused (or
+        when the person has no TOTP).
     """
     db = request_session()
+    staff = _me()
     form = ConfirmForm()
+    if not staff.totp_secret:
+        return None
     if not form.validate_on_submit():
         flash(_("Enter your password and a current code."), "error")
         return None
     try:
-        return confirm_identity(
+        method = confirm_identity(
             db, staff, form.password.data or "", form.code.data or "", now=utcnow()
         )
     except SignInError as error:
@@ -191,18 +196,17 @@ def _confirmed(staff: Staff, purpose: str) -> str | None:
         else:
             flash(_("The password or the code is wrong, or the code was used already."), "error")
         return None
+    return staff, method
 
 
 @bp.post("/totp/disable")
 @requires(Permission.ACCOUNT)
 def disable_totp() -> ResponseReturnValue:
     """Turns TOTP off (to set it up again on a new phone, too) after password and code."""
-    staff = _me()
-    if not staff.totp_secret:
+    confirmed = _confirmed("totp_disable")
+    if confirmed is None:
         return redirect(url_for(".show"))
-    confirmed_with = _confirmed(staff, "totp_disable")
-    if confirmed_with is None:
-        return redirect(url_for(".show"))
+    staff, confirmed_with = confirmed
     second_factor.disable(request_session(), staff)
     record(
         request_session(),
@@ -219,12 +223,10 @@ def disable_totp() -> ResponseReturnValue:
 @requires(Permission.ACCOUNT)
 def new_recovery_codes() -> ResponseReturnValue:
     """Makes a new set of recovery codes (the old ones stop working) and shows them once."""
-    staff = _me()
-    if not staff.totp_secret:
+    confirmed = _confirmed("recovery_codes")
+    if confirmed is None:
         return redirect(url_for(".show"))
-    confirmed_with = _confirmed(staff, "recovery_codes")
-    if confirmed_with is None:
-        return redirect(url_for(".show"))
+    staff, confirmed_with = confirmed
     db = request_session()
     codes = second_factor.replace_recovery_codes(db, staff.id)
     record(
