@@ -9,6 +9,9 @@ development bot (with the fake LINE platform when no channel is configured),
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -17,6 +20,11 @@ from flask.cli import FlaskGroup, with_appcontext
 from bot.db import get_db
 from bot.migrate import upgrade_database
 from models import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from models import Staff
 
 
 @click.group("db")
@@ -133,6 +141,21 @@ def staff_create(
     click.echo(f"created {staff.email} ({', '.join(sorted(roles))}){at}")
 
 
+@contextmanager
+def _account(email: str) -> Iterator[tuple[Session, Staff]]:
+    """A staff account found by email, in a unit of work of its own.
+
+    :raises click.ClickException: there is no such account.
+    """
+    from bot.console.users import find_staff
+
+    with get_db().unit_of_work() as session:
+        staff = find_staff(session, email)
+        if staff is None:
+            raise click.ClickException(f"no account for {email}")
+        yield session, staff
+
+
 @staff_group.command("reset-password")
 @click.option("--email", required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -140,26 +163,44 @@ def staff_create(
 def staff_reset_password(email: str, password_stdin: bool) -> None:
     """Set a new password, unlock the account and end its sessions."""
     from bot.console.audit import record
-    from bot.console.users import find_staff, set_password
-    from models.base import utcnow
+    from bot.console.users import set_password
 
     password = _read_password(password_stdin)
     try:
-        with get_db().unit_of_work() as session:
-            staff = find_staff(session, email)
-            if staff is None:
-                raise ValueError(f"no account for {email}")
-            set_password(staff, password, now=utcnow())
+        with _account(email) as (session, staff):
+            ended = set_password(staff, password)
             record(
                 session,
                 "staff.password_reset",
                 object_type="staff",
                 object_id=staff.id,
-                detail={"via": "cli"},
+                detail={"via": "cli", "sessions_ended": ended},
             )
     except ValueError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"password reset for {staff.email}; the account is unlocked")
+
+
+@staff_group.command("reset-totp")
+@click.option("--email", required=True)
+@with_appcontext
+def staff_reset_totp(email: str) -> None:
+    """Turn TOTP off for someone who lost both their phone and their recovery codes, and
+    end their sessions (they set it up again after their next sign-in)."""
+    from bot.console import second_factor, sessions
+    from bot.console.audit import record
+
+    with _account(email) as (session, staff):
+        second_factor.disable(session, staff)
+        ended = sessions.end_all(session, staff.id)
+        record(
+            session,
+            "staff.totp_disable",
+            object_type="staff",
+            object_id=staff.id,
+            detail={"via": "cli", "sessions_ended": ended},
+        )
+    click.echo(f"two-step sign-in is off for {staff.email}; their sessions have ended")
 
 
 @click.command("settings")

@@ -201,6 +201,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Minutes of inactivity after which a staff session ends.",
     ),
     Setting(
+        "STAFF_SESSION_HOURS",
+        12,
+        int,
+        "Hours a staff session lasts from sign-in, however active (1 to 24).",
+        lambda hours: None if 1 <= hours <= 24 else "must be 1 to 24",
+    ),
+    Setting(
         "RESIDENT_SESSION_MINUTES",
         30,
         int,

@@ -18,6 +18,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from bot import inbox
+from bot.console import sessions
 from bot.outbox import claim_due
 from bot.work import Work, unit_of_work
 from models.base import utcnow
@@ -54,11 +55,18 @@ def purge_webhook_events(app: Flask, work: Work) -> int:
     return inbox.purge(work.session, before=cutoff)
 
 
+def purge_staff_sessions(app: Flask, work: Work) -> int:
+    """Forgets console sessions past their lifetime or idle timeout (already refused)."""
+    limits = sessions.Limits.of(app.config)
+    return sessions.purge(work.session, now=utcnow(), limits=limits)
+
+
 #: The plumbing's own jobs (``create_app`` registers them like a feature would).
 CORE_JOBS: tuple[Job, ...] = (
     Job("expire_dialogs", expire_dialogs, timedelta(minutes=2)),
     Job("retry_pushes", retry_pushes, timedelta(minutes=1)),
     Job("purge_webhook_events", purge_webhook_events, timedelta(hours=1)),
+    Job("purge_staff_sessions", purge_staff_sessions, timedelta(hours=1)),
 )
 
 

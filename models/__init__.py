@@ -20,11 +20,20 @@ from models.residents import (
     Resident,
     ResidentAttribute,
 )
-from models.staff import AuditEntry, Role, Staff, StaffRole
+from models.staff import (
+    AuditEntry,
+    ConsoleSettings,
+    RecoveryCode,
+    Role,
+    Staff,
+    StaffRole,
+    StaffSession,
+)
 
 __all__ = [
     "AuditEntry",
     "Base",
+    "ConsoleSettings",
     "Dialog",
     "DialogStatus",
     "Facility",
@@ -36,12 +45,14 @@ __all__ = [
     "InboxStatus",
     "OutboundMessage",
     "OutboundStatus",
+    "RecoveryCode",
     "Resident",
     "ResidentAttribute",
     "Role",
     "Staff",
     "StaffFacility",
     "StaffRole",
+    "StaffSession",
 ]
 
 

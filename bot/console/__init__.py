@@ -1,5 +1,9 @@
 """The staff console shell: sign-in, roles, CSRF, security headers, layout and navigation.
 
+Who is signed in comes from the session's row (``bot.console.sessions``): Flask-Login's user
+loader checks it on every console request, and a session that ended or expired is signed
+out with a notice. An account that must set up TOTP first may use only the pages that do it.
+
 Feature packages add their pages with :func:`console_blueprint` (a blueprint whose every
 view must declare a permission) and :func:`register_nav` (an entry in the shared menu, shown
 only to people who may use it). Dashboard tiles register with :func:`register_tile`.
@@ -11,7 +15,6 @@ template globals apply to console URLs only; resident pages have their own
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     request,
     session,
@@ -34,7 +38,8 @@ from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from bot import errors
-from bot.console.roles import PERMISSION_ATTRIBUTE, Permission, refuse
+from bot.console import second_factor, sessions
+from bot.console.roles import ENROLMENT_ATTRIBUTE, PERMISSION_ATTRIBUTE, Permission, refuse
 from bot.console.stats import TOKYO
 from bot.console.users import StaffUser
 from bot.surfaces import Surface, current_surface, register_surface
@@ -117,39 +122,57 @@ def _authorize() -> ResponseReturnValue | None:
         if request.method == "GET":
             return redirect(url_for("console_auth.sign_in", next=request.full_path.rstrip("?")))
         abort(401)
+    if current_user.must_enrol and not getattr(view, ENROLMENT_ATTRIBUTE, False):
+        if request.method == "GET":
+            return redirect(url_for("console_account.enrol"))
+        abort(403)
     if not current_user.can(permission):
         refuse("endpoint", request.endpoint, permission=str(permission))
     return None
 
 
 def _load_user(user_id: str) -> StaffUser | None:
-    """The signed-in staff member, or ``None`` if the account or the session is no longer valid."""
+    """The signed-in staff member, or ``None`` when the account or the session has ended
+    (why is left in ``g.session_ended`` for :func:`_end_dead_session`)."""
     if not user_id.isdigit():
         return None
-    staff = request_session().get(Staff, int(user_id))
-    signed_in_at = session.get("signed_in_at", 0)
+    db = request_session()
+    staff = db.get(Staff, int(user_id))
     if staff is None or not staff.active:
+        g.session_ended = "ended"
         return None
-    if staff.sessions_valid_from and staff.sessions_valid_from.timestamp() > signed_in_at:
-        return None  # password changed or reset since this session began
-    return StaffUser.of(staff)
+    try:
+        session_id = sessions.check(
+            db,
+            session.get(sessions.COOKIE_KEY),
+            staff_id=staff.id,
+            now=utcnow(),
+            limits=sessions.Limits.of(current_app.config),
+        )
+    except sessions.SessionEnded as ended:
+        g.session_ended = ended.reason
+        return None
+    return StaffUser.of(
+        staff, session_id=session_id, must_enrol=second_factor.must_enrol(db, staff)
+    )
 
 
-def _expire_idle_sessions() -> None:
-    """Sign out a session idle for longer than the configured minutes."""
+def _end_dead_session() -> None:
+    """Sign out a browser whose session has ended or expired, with a notice saying so."""
     if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return None  # no session to check (LINE's webhook calls, first visits): do not open one
-    if "_user_id" not in session:
+    if "_user_id" not in session or not request.path.startswith(PREFIX):
         return None
-    now = time.time()
-    idle = current_app.config["STAFF_SESSION_IDLE_MINUTES"] * 60
-    if now - session.get("seen_at", 0) > idle:
-        logout_user()
-        session.clear()
-        # Kept in the fresh session: the notice shows on the sign-in page redirected to.
+    if current_user.is_authenticated:
+        return None
+    reason = g.pop("session_ended", "ended")
+    logout_user()
+    session.clear()
+    # Kept in the fresh session: the notice shows on the sign-in page redirected to.
+    if reason == "expired":
         flash(_("Your session expired. Please sign in again."), "info")
-        return None
-    session["seen_at"] = now
+    else:
+        flash(_("Your session has ended. Please sign in again."), "info")
     return None
 
 
@@ -199,14 +222,15 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=production,
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # Flask refuses cookies signed longer ago (resident pages' too: at least 12 hours).
+        PERMANENT_SESSION_LIFETIME=max(12, app.config["STAFF_SESSION_HOURS"]) * 3600,
         WTF_CSRF_TIME_LIMIT=None,  # the session bounds the token's life
     )
     csrf.init_app(app)
     login_manager.init_app(app, add_context_processor=False)
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
-    app.before_request(_expire_idle_sessions)
+    app.before_request(_end_dead_session)
     register_surface(
         app,
         Surface(
@@ -219,7 +243,8 @@ def init_app(app: Flask) -> None:
     )
     app.context_processor(_template_globals)
 
-    from bot.console import account, auth, events, views
+    from bot.console import account, auth, events, settings, views
 
-    for module in (auth, account, views, events):
+    app.add_template_filter(sessions.browser, "browser")
+    for module in (auth, account, views, events, settings):
         module.init_app(app)

@@ -1,23 +1,27 @@
-"""One's own account: password, console language, and the TOTP second factor (admins)."""
+"""One's own account: password, console language, the TOTP second factor and its recovery
+codes, and the sessions open in other browsers.
+
+Turning TOTP off, setting it up again (a new phone) and making new recovery codes need the
+password and a current code (or a recovery code); those checks count towards the sign-in
+lockout. Recovery codes are shown once, in the answer to the form that made them.
+"""
 
 from __future__ import annotations
 
 import io
-import time
 
-import pyotp
-from flask import Flask, abort, flash, redirect, render_template, session, url_for
+from flask import Flask, abort, current_app, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
-from bot.console import console_blueprint
+from bot.console import console_blueprint, second_factor, sessions
 from bot.console.audit import record
-from bot.console.forms import EmptyForm, LanguageForm, PasswordForm, TotpForm
+from bot.console.forms import ConfirmForm, EmptyForm, LanguageForm, PasswordForm, TotpForm
 from bot.console.roles import Permission, requires
-from bot.console.users import password_matches, set_password
+from bot.console.users import SignInError, confirm_identity, password_matches, set_password
 from bot.work import request_session
-from models import Role, Staff
+from models import Staff
 from models.base import utcnow
 
 bp = console_blueprint("console_account", __name__, "/admin/account")
@@ -41,24 +45,26 @@ def _qr_svg(uri: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
+def _limits() -> sessions.Limits:
+    return sessions.Limits.of(current_app.config)
+
+
 @bp.get("")
 @requires(Permission.ACCOUNT)
 def show() -> str:
     """The account page."""
+    db = request_session()
     staff = _me()
-    enrolling = None
-    if Role.ADMIN in staff.role_set and not staff.totp_secret:
-        secret = session.setdefault("totp_enrolling", pyotp.random_base32())
-        uri = pyotp.TOTP(secret).provisioning_uri(name=staff.email, issuer_name="madoguchi")
-        enrolling = {"secret": secret, "qr": _qr_svg(uri)}
     return render_template(
         "console/account.html",
         staff=staff,
         password_form=PasswordForm(),
         language_form=LanguageForm(language=staff.language),
-        totp_form=TotpForm(),
+        confirm_form=ConfirmForm(),
         empty_form=EmptyForm(),
-        enrolling=enrolling,
+        codes_left=second_factor.recovery_codes_left(db, staff.id) if staff.totp_secret else 0,
+        totp_required=second_factor.required_for(db, staff),
+        open_sessions=sessions.open_sessions(db, staff.id, now=utcnow(), limits=_limits()),
     )
 
 
@@ -80,10 +86,14 @@ def change_password() -> ResponseReturnValue:
     if not password_matches(staff, form.current.data or ""):
         flash(_("The current password is wrong."), "error")
         return redirect(url_for(".show"))
-    now = utcnow()
-    set_password(staff, form.new.data or "", now=now)
-    record(request_session(), "staff.password_change", object_type="staff", object_id=staff.id)
-    session["signed_in_at"] = time.time()  # this session stays valid
+    ended = set_password(staff, form.new.data or "", keep_session=current_user.session_id)
+    record(
+        request_session(),
+        "staff.password_change",
+        object_type="staff",
+        object_id=staff.id,
+        detail={"sessions_ended": ended},
+    )
     flash(_("Your password has been changed."), "info")
     return redirect(url_for(".show"))
 
@@ -106,36 +116,146 @@ def change_language() -> ResponseReturnValue:
     return redirect(url_for(".show"))
 
 
-@bp.post("/totp")
-@requires(Permission.SETTINGS)
-def enable_totp() -> ResponseReturnValue:
-    """Turns on the second factor once the admin shows a valid code from the app."""
-    form = TotpForm()
-    secret = session.get("totp_enrolling")
+@bp.get("/totp")
+@requires(Permission.ACCOUNT, before_enrolment=True)
+def enrol() -> ResponseReturnValue:
+    """Setting up TOTP: the QR code of a new secret (kept with this session, on the server)."""
+    db = request_session()
     staff = _me()
-    if not (
-        form.validate_on_submit()
-        and secret
-        and pyotp.TOTP(secret).verify((form.code.data or "").strip(), valid_window=1)
-    ):
-        flash(_("The code is not right. Try the current code."), "error")
+    if staff.totp_secret:
         return redirect(url_for(".show"))
-    staff.totp_secret = secret
-    session.pop("totp_enrolling", None)
-    record(request_session(), "staff.totp_enable", object_type="staff", object_id=staff.id)
+    secret = sessions.pending_secret(db, current_user.session_id)
+    if secret is None:
+        secret = second_factor.new_secret()
+        sessions.set_pending_secret(db, current_user.session_id, secret)
+    uri = second_factor.provisioning_uri(secret, staff.email)
+    return render_template(
+        "console/enrol.html",
+        secret=secret,
+        qr=_qr_svg(uri),
+        form=TotpForm(),
+        required=current_user.must_enrol,
+    )
+
+
+@bp.post("/totp")
+@requires(Permission.ACCOUNT, before_enrolment=True)
+def enable_totp() -> ResponseReturnValue:
+    """Turns TOTP on once the app shows a valid code, and shows the recovery codes once."""
+    db = request_session()
+    staff = _me()
+    if staff.totp_secret:
+        flash(_("Two-step sign-in is already on."), "error")
+        return redirect(url_for(".show"))
+    form = TotpForm()
+    secret = sessions.pending_secret(db, current_user.session_id)
+    try:
+        if not (form.validate_on_submit() and secret):
+            raise ValueError("no code, or no secret being set up")
+        codes = second_factor.enable(db, staff, secret, form.code.data or "", now=utcnow())
+    except ValueError:
+        flash(_("The code is not right. Try the current code."), "error")
+        return redirect(url_for(".enrol"))
+    sessions.set_pending_secret(db, current_user.session_id, None)
+    record(db, "staff.totp_enable", object_type="staff", object_id=staff.id)
     flash(_("Two-step sign-in is on."), "info")
-    return redirect(url_for(".show"))
+    return render_template("console/recovery_codes.html", codes=codes)
+
+
+def _confirmed(purpose: str) -> tuple[Staff, str] | None:
+    """The signed-in person, once the password and code of the confirmation form are
+    checked (counted like a sign-in); a refusal is audited and flashed.
+
+    :param purpose: what is confirmed (for the audit log).
+    :return: the person and how the second factor was shown, or None when refused (or
+        when the person has no TOTP).
+    """
+    db = request_session()
+    staff = _me()
+    form = ConfirmForm()
+    if not staff.totp_secret:
+        return None
+    if not form.validate_on_submit():
+        flash(_("Enter your password and a current code."), "error")
+        return None
+    try:
+        method = confirm_identity(
+            db, staff, form.password.data or "", form.code.data or "", now=utcnow()
+        )
+    except SignInError as error:
+        locked = error.reason == "locked"
+        record(
+            db,
+            "signin.locked" if locked else "staff.confirm_failed",
+            object_type="staff",
+            object_id=staff.id,
+            detail={"for": purpose},
+        )
+        if locked:
+            flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
+        else:
+            flash(_("The password or the code is wrong, or the code was used already."), "error")
+        return None
+    return staff, method
 
 
 @bp.post("/totp/disable")
-@requires(Permission.SETTINGS)
+@requires(Permission.ACCOUNT)
 def disable_totp() -> ResponseReturnValue:
-    """Turns off the second factor."""
-    if EmptyForm().validate_on_submit():
-        staff = _me()
-        staff.totp_secret = None
-        record(request_session(), "staff.totp_disable", object_type="staff", object_id=staff.id)
-        flash(_("Two-step sign-in is off."), "info")
+    """Turns TOTP off (to set it up again on a new phone, too) after password and code."""
+    confirmed = _confirmed("totp_disable")
+    if confirmed is None:
+        return redirect(url_for(".show"))
+    staff, confirmed_with = confirmed
+    second_factor.disable(request_session(), staff)
+    record(
+        request_session(),
+        "staff.totp_disable",
+        object_type="staff",
+        object_id=staff.id,
+        detail={"confirmed_with": confirmed_with},
+    )
+    flash(_("Two-step sign-in is off."), "info")
+    return redirect(url_for(".show"))
+
+
+@bp.post("/totp/recovery-codes")
+@requires(Permission.ACCOUNT)
+def new_recovery_codes() -> ResponseReturnValue:
+    """Makes a new set of recovery codes (the old ones stop working) and shows them once."""
+    confirmed = _confirmed("recovery_codes")
+    if confirmed is None:
+        return redirect(url_for(".show"))
+    staff, confirmed_with = confirmed
+    db = request_session()
+    codes = second_factor.replace_recovery_codes(db, staff.id)
+    record(
+        db,
+        "staff.recovery_codes",
+        object_type="staff",
+        object_id=staff.id,
+        detail={"confirmed_with": confirmed_with},
+    )
+    return render_template("console/recovery_codes.html", codes=codes)
+
+
+@bp.post("/sessions/<int:session_id>/end")
+@requires(Permission.ACCOUNT)
+def end_session(session_id: int) -> ResponseReturnValue:
+    """Ends one of one's own sessions (this one too: that signs out)."""
+    if not EmptyForm().validate_on_submit():  # pragma: no cover - CSRF is checked app-wide
+        return redirect(url_for(".show"))
+    db = request_session()
+    if not sessions.end(db, current_user.id, session_id):
+        flash(_("That session had already ended."), "info")
+        return redirect(url_for(".show"))
+    record(db, "session.end", object_type="session", object_id=session_id)
+    if session_id == current_user.session_id:
+        logout_user()
+        session.clear()
+        flash(_("You have signed out."), "info")
+        return redirect(url_for("console_auth.sign_in"))
+    flash(_("The session has ended."), "info")
     return redirect(url_for(".show"))
 
 

@@ -1,8 +1,9 @@
 """The audit log: who did what to which object and when.
 
-Every sign-in, failure, lockout, refusal and every create/update/delete/approve/send/redeem/
-export is recorded with :func:`record`. Entries never hold residents' personal data or
-message text.
+Every sign-in, failure, lockout, refusal, session ended, second-factor change and every
+create/update/delete/approve/send/redeem/export is recorded with :func:`record`, with the
+request's address and User-Agent. Entries never hold residents' personal data, message
+text, passwords or codes.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def record(
         object_id=None if object_id is None else str(object_id)[:64],
         detail=detail or {},
         remote_addr=request.remote_addr if in_request else None,
+        user_agent=(request.user_agent.string[:400] or None) if in_request else None,
     )
     session.add(entry)
     return entry

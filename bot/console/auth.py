@@ -1,4 +1,10 @@
-"""Sign-in (password, then the TOTP code if the account has one) and sign-out."""
+"""Sign-in (password, then the TOTP code or a recovery code if the account has TOTP) and
+sign-out.
+
+A full sign-in opens a server-side session (``bot.console.sessions``) in a fresh cookie; an
+account that must set up TOTP first is sent to enrolment. Between the two steps the cookie
+holds only the account's id and when its password was checked (no secret).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,22 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 from flask import Flask, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
-from bot.console import console_blueprint
+from bot.console import console_blueprint, second_factor, sessions
 from bot.console.audit import record
-from bot.console.forms import EmptyForm, SignInForm, TotpForm
+from bot.console.forms import CodeForm, EmptyForm, SignInForm
 from bot.console.roles import Permission, requires
-from bot.console.users import SignInError, StaffUser, authenticate, complete_sign_in
+from bot.console.users import (
+    SignInError,
+    StaffUser,
+    authenticate,
+    check_second_factor,
+    complete_sign_in,
+)
 from bot.db import get_db
 from bot.work import request_session
 from models import Staff
@@ -40,24 +51,35 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.dashboard")
 
 
-def _finish(staff: Staff) -> ResponseReturnValue:
-    """Start the session of a fully authenticated staff member."""
+def _finish(staff: Staff, second_step: str | None) -> ResponseReturnValue:
+    """Start the session of a fully authenticated staff member.
+
+    :param second_step: how the second factor was shown (``totp``, ``recovery_code``), if.
+    """
     db = request_session()
+    now = utcnow()
     try:
-        complete_sign_in(db, staff, now=utcnow())
+        complete_sign_in(db, staff, now=now)
     except SignInError as error:
         return _refused(error, staff.email, "console/sign_in.html", SignInForm())
+    started = sessions.start(
+        db, staff.id, ip=request.remote_addr, user_agent=request.user_agent.string, now=now
+    )
     session.clear()  # a fresh session: no fixation across the sign-in
-    login_user(StaffUser.of(staff))
-    session["signed_in_at"] = session["seen_at"] = time.time()
+    session[sessions.COOKIE_KEY] = started.token
+    must_enrol = second_factor.must_enrol(db, staff)
+    login_user(StaffUser.of(staff, session_id=started.id, must_enrol=must_enrol))
     record(
         db,
         "signin",
         object_type="staff",
         object_id=staff.id,
+        detail={"session": started.id, "second_factor": second_step or "none"},
         actor_id=staff.id,
         actor_label=staff.email,
     )
+    if must_enrol:
+        return redirect(url_for("console_account.enrol"))
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -94,49 +116,63 @@ def sign_in() -> ResponseReturnValue:
             session["pending_staff"] = staff.id
             session["pending_at"] = time.time()
             return redirect(url_for("console_auth.totp", next=request.args.get("next")))
-        return _finish(staff)
+        return _finish(staff, None)
     return render_template("console/sign_in.html", form=form)
 
 
 @bp.route("/signin/code", methods=["GET", "POST"])
 @requires(None)
 def totp() -> ResponseReturnValue:
-    """The second step for accounts with a TOTP second factor."""
+    """The second step for accounts with TOTP: a code from the app, or a recovery code."""
     staff_id = session.get("pending_staff")
-    if not staff_id or time.time() - session.get("pending_at", 0) > PENDING_SECONDS:
+    pending_at = session.get("pending_at", 0)
+    if type(staff_id) is not int or time.time() - pending_at > PENDING_SECONDS:
         session.pop("pending_staff", None)
         return redirect(url_for("console_auth.sign_in"))
-    form = TotpForm()
+    form = CodeForm()
     if form.validate_on_submit():
         db = request_session()
         staff = db.get(Staff, staff_id)
-        code = (form.code.data or "").strip()
-        if (
-            staff
-            and staff.active
-            and staff.totp_secret
-            and pyotp.TOTP(staff.totp_secret).verify(code, valid_window=1)
-        ):
-            return _finish(staff)
-        record(
-            db,
-            "signin.code_failed",
-            object_type="staff",
-            object_id=staff_id,
-            actor_label=staff.email if staff else "anonymous",
-        )
-        flash(_("The code is not right. Try the current code."), "error")
-        return render_template("console/totp.html", form=form), 401
+        if staff is None:  # pragma: no cover - staff rows are never deleted
+            session.clear()
+            return redirect(url_for("console_auth.sign_in"))
+        try:
+            second_step = check_second_factor(db, staff, form.code.data or "", now=utcnow())
+        except SignInError as error:
+            if error.reason == "locked":
+                session.clear()  # start again once the lock is over
+                return _refused(error, staff.email, "console/sign_in.html", SignInForm())
+            record(
+                db,
+                "signin.code_failed",
+                object_type="staff",
+                object_id=staff.id,
+                actor_label=staff.email,
+            )
+            flash(_("The code is not right, or it was used already. Try the next code."), "error")
+            return render_template("console/totp.html", form=form), 401
+        if second_step == "recovery_code":
+            record(
+                db,
+                "signin.recovery_code",
+                object_type="staff",
+                object_id=staff.id,
+                detail={"left": second_factor.recovery_codes_left(db, staff.id)},
+                actor_id=staff.id,
+                actor_label=staff.email,
+            )
+        return _finish(staff, second_step)
     return render_template("console/totp.html", form=form)
 
 
 @bp.route("/signout", methods=["POST"])
-@requires(Permission.ACCOUNT)
+@requires(Permission.ACCOUNT, before_enrolment=True)
 def sign_out() -> ResponseReturnValue:
-    """Ends the session."""
+    """Ends the session (its cookie, and any copy of it, no longer signs anyone in)."""
     EmptyForm().validate_on_submit()  # CSRF is checked app-wide; nothing else to read
     db = request_session()
-    record(db, "signout")
+    sessions.end(db, current_user.id, current_user.session_id)
+    record(db, "signout", object_type="session", object_id=current_user.session_id)
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
@@ -23,6 +30,32 @@ class TotpForm(FlaskForm):
     """A six-digit code from the authenticator app."""
 
     code = StringField(_l("Code"), validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$")])
+
+
+#: Longest second-factor entry read (a recovery code with spaces and hyphens fits).
+CODE_LENGTH = 32
+
+
+class CodeForm(FlaskForm):
+    """The second step of a sign-in: a code from the app, or a recovery code."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=CODE_LENGTH)])
+
+
+class ConfirmForm(FlaskForm):
+    """The password and a current code, before a change to the second factor."""
+
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(
+        _l("Code from the app, or a recovery code"),
+        validators=[DataRequired(), Length(max=CODE_LENGTH)],
+    )
+
+
+class SecurityForm(FlaskForm):
+    """The console's security settings (admins)."""
+
+    totp_required = BooleanField(_l("Require two-step sign-in for admin and approver accounts"))
 
 
 def new_password_field() -> PasswordField:

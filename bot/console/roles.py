@@ -85,13 +85,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Attribute a view function carries to say what it needs (``None``: public, e.g. sign-in).
 PERMISSION_ATTRIBUTE = "required_permission"
+#: Attribute of the views an account that must set up TOTP may still use.
+ENROLMENT_ATTRIBUTE = "open_before_enrolment"
 
 
-def requires(permission: Permission | None) -> Callable[[F], F]:
+def requires(permission: Permission | None, *, before_enrolment: bool = False) -> Callable[[F], F]:
     """Declare the permission a console view needs (``None`` for public pages).
 
     The check itself runs in the console blueprint's ``before_request`` (``bot.console``),
     so it happens before any view code, for every method.
+
+    :param before_enrolment: the view stays open to an account that must set up TOTP
+        first (enrolment itself, sign-out); every other one sends it to enrolment.
     """
 
     def decorate(view: F) -> F:
@@ -100,6 +105,7 @@ def requires(permission: Permission | None) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         setattr(wrapper, PERMISSION_ATTRIBUTE, permission)
+        setattr(wrapper, ENROLMENT_ATTRIBUTE, before_enrolment)
         return wrapper  # type: ignore[return-value]
 
     return decorate

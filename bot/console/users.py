@@ -1,22 +1,26 @@
-"""Staff sign-in mechanics: password hashing, lockout, the signed-in user, sessions."""
+"""Staff sign-in mechanics: password hashing, the second step, lockout, the signed-in user.
+
+Every check of a password or a second-factor code is counted against the account before it
+is made; ``MAX_FAILED_SIGN_INS`` of them without a completed sign-in lock it for ``LOCKOUT``.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy.orm import Session, object_session
 
+from bot.console import second_factor, sessions
 from bot.console.facilities import link_facilities
 from bot.console.roles import Permission, permissions_of
 from bot.db import Database
 from models import Facility, Role, Staff, StaffRole
-from models.base import utcnow
 
 #: Failed sign-ins in a row before the account locks, and for how long.
 MAX_FAILED_SIGN_INS = 5
@@ -58,6 +62,10 @@ class StaffUser:
     has_totp: bool
     #: The active facilities the person works at (the facility role acts there only).
     facility_ids: frozenset[int] = frozenset()
+    #: The row of this browser's session (``bot.console.sessions``).
+    session_id: int | None = None
+    #: TOTP is required for the account and not set up: nothing but enrolment is allowed.
+    must_enrol: bool = False
 
     is_authenticated = True
     is_active = True
@@ -77,8 +85,10 @@ class StaffUser:
         return permission in self.permissions
 
     @classmethod
-    def of(cls, staff: Staff) -> StaffUser:
-        """Snapshot a staff row."""
+    def of(
+        cls, staff: Staff, *, session_id: int | None = None, must_enrol: bool = False
+    ) -> StaffUser:
+        """Snapshot a staff row (signed in with session ``session_id``)."""
         return cls(
             staff.id,
             staff.email,
@@ -87,6 +97,8 @@ class StaffUser:
             staff.language,
             staff.totp_secret is not None,
             frozenset(f.id for f in staff.facilities if f.active),
+            session_id,
+            must_enrol,
         )
 
 
@@ -117,31 +129,50 @@ def find_staff(session: Session, email: str) -> Staff | None:
     return session.scalars(select(Staff).where(Staff.email == email.strip().lower())).first()
 
 
-def _reserve_check(db: Database, staff_id: int, now: datetime) -> int | None:
-    """Count a password check against the account before it is made, in a transaction of its
-    own (committed before the slow hash check, so parallel sign-ins see it).
+def _count_check(session: Session, staff_id: int, now: datetime) -> int | None:
+    """Count a check (password or code) against the account before it is made.
 
     :return: this check's number in the lock window (1 to ``MAX_FAILED_SIGN_INS``), or None
         when the account is locked or as many checks are already counted.
     """
     expired = and_(Staff.locked_until.is_not(None), Staff.locked_until <= now)
+    return session.execute(
+        update(Staff)
+        .where(
+            Staff.id == staff_id,
+            or_(
+                expired,
+                and_(Staff.locked_until.is_(None), Staff.failed_logins < MAX_FAILED_SIGN_INS),
+            ),
+        )
+        .values(
+            failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
+            locked_until=case((expired, None), else_=Staff.locked_until),
+        )
+        .returning(Staff.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+
+
+def _reserve_check(db: Database, staff_id: int, now: datetime) -> int | None:
+    """:func:`_count_check` in a transaction of its own (committed before the slow hash
+    check, so parallel sign-ins see it)."""
     with db.unit_of_work() as session:
-        return session.execute(
-            update(Staff)
-            .where(
-                Staff.id == staff_id,
-                or_(
-                    expired,
-                    and_(Staff.locked_until.is_(None), Staff.failed_logins < MAX_FAILED_SIGN_INS),
-                ),
-            )
-            .values(
-                failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
-                locked_until=case((expired, None), else_=Staff.locked_until),
-            )
-            .returning(Staff.failed_logins)
-            .execution_options(synchronize_session=False)
-        ).scalar()
+        return _count_check(session, staff_id, now)
+
+
+def _lock(session: Session, staff_id: int, now: datetime) -> None:
+    """Lock the account for ``LOCKOUT`` (its counter starts again after)."""
+    session.execute(
+        update(Staff)
+        .where(Staff.id == staff_id)
+        .values(locked_until=now + LOCKOUT, failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _unlocked(now: datetime) -> ColumnElement[bool]:
+    return or_(Staff.locked_until.is_(None), Staff.locked_until <= now)
 
 
 def authenticate(
@@ -169,20 +200,77 @@ def authenticate(
     number = _reserve_check(db, found.id, now)
     if number is None:
         raise SignInError("locked", session.get(Staff, found.id))
-    if not password_matches(found, password) or not found.active:
-        if number >= MAX_FAILED_SIGN_INS:
-            with db.unit_of_work() as writer:
-                writer.execute(
-                    update(Staff)
-                    .where(Staff.id == found.id)
-                    .values(locked_until=now + LOCKOUT, failed_logins=0)
-                )
-            raise SignInError("locked", session.get(Staff, found.id))
+    right = password_matches(found, password) and found.active
+    # A right password with a code still to come, on the window's last check: the code's
+    # check could never be counted, so the lock starts now.
+    if number >= MAX_FAILED_SIGN_INS and not (right and not found.totp_secret):
+        with db.unit_of_work() as writer:
+            _lock(writer, found.id, now)
+        raise SignInError("locked", session.get(Staff, found.id))
+    if not right:
         raise SignInError("invalid", session.get(Staff, found.id))
     staff = session.get_one(Staff, found.id)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     return staff
+
+
+def _counted(session: Session, staff: Staff, check: Callable[[], str | None], now: datetime) -> str:
+    """Make a check counted against the account (in ``session``'s transaction, which holds
+    the staff row until it ends: parallel checks wait for it and see its count).
+
+    :param check: makes the check; returns how the person proved it, or None (failed).
+    :return: what ``check`` returned.
+    :raises SignInError: ``locked`` (before the check, or by this failure), ``invalid``.
+    """
+    number = _count_check(session, staff.id, now)
+    if number is None:
+        raise SignInError("locked", staff)
+    method = check() if staff.active else None
+    if method is None:
+        if number >= MAX_FAILED_SIGN_INS:
+            _lock(session, staff.id, now)
+            raise SignInError("locked", staff)
+        raise SignInError("invalid", staff)
+    return method
+
+
+def check_second_factor(session: Session, staff: Staff, entry: str, *, now: datetime) -> str:
+    """Check the second step of a sign-in: a TOTP code or a recovery code, counted like a
+    password (the sign-in is completed with :func:`complete_sign_in`).
+
+    :return: ``totp`` or ``recovery_code``.
+    :raises SignInError: ``locked`` or ``invalid`` (wrong, replayed or used code).
+    """
+    return _counted(
+        session, staff, lambda: second_factor.verify(session, staff, entry, now=now), now
+    )
+
+
+def confirm_identity(
+    session: Session, staff: Staff, password: str, entry: str, *, now: datetime
+) -> str:
+    """Check a signed-in person's password and current code before a change to their second
+    factor; counted like a sign-in (a right pair resets the count).
+
+    :param entry: a TOTP code, or a recovery code (a lost phone).
+    :return: ``totp`` or ``recovery_code``.
+    :raises SignInError: ``locked`` or ``invalid``.
+    """
+
+    def check() -> str | None:
+        if not password_matches(staff, password):
+            return None  # the code is not used up by a wrong password
+        return second_factor.verify(session, staff, entry, now=now)
+
+    method = _counted(session, staff, check, now)
+    session.execute(
+        update(Staff)
+        .where(Staff.id == staff.id, _unlocked(now))
+        .values(failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
+    return method
 
 
 def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
@@ -192,22 +280,27 @@ def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
     """
     done = session.execute(
         update(Staff)
-        .where(Staff.id == staff.id, or_(Staff.locked_until.is_(None), Staff.locked_until <= now))
+        .where(Staff.id == staff.id, _unlocked(now))
         .values(failed_logins=0, locked_until=None, last_sign_in_at=now)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise SignInError("locked", staff)
 
 
-def set_password(staff: Staff, password: str, *, now: datetime) -> None:
-    """Change the password, unlock, and end every session started before now.
+def set_password(staff: Staff, password: str, *, keep_session: int | None = None) -> int:
+    """Change the password, unlock, and end the account's sessions.
 
+    :param keep_session: the session making the change, which stays open.
+    :return: how many sessions ended.
     :raises ValueError: the password is too short or too long.
     """
     staff.password_hash = hash_password(password)
     staff.failed_logins = 0
     staff.locked_until = None
-    staff.sessions_valid_from = now
+    session = object_session(staff)
+    if session is None:  # pragma: no cover - a programming error
+        raise ValueError("set_password needs a stored staff member")
+    return sessions.end_all(session, staff.id, keep=keep_session)
 
 
 def create_staff(
@@ -234,7 +327,6 @@ def create_staff(
         display_name=display_name.strip() or email,
         password_hash=hash_password(password),
         roles=[StaffRole(role=r) for r in sorted(roles)],
-        sessions_valid_from=utcnow(),
     )
     link_facilities(staff, facilities)
     session.add(staff)

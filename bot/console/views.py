@@ -25,7 +25,7 @@ from flask_login import current_user
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from bot.console import NavItem, console_blueprint, register_nav
+from bot.console import NavItem, console_blueprint, register_nav, sessions
 from bot.console.audit import record
 from bot.console.facilities import link_facilities, list_facilities
 from bot.console.forms import EmptyForm, FacilitiesForm, StaffForm
@@ -34,6 +34,7 @@ from bot.console.stats import TOKYO, friends_by_day
 from bot.console.users import create_staff
 from bot.work import request_session
 from models import AuditEntry, FollowState, Resident, Role, Staff
+from models.base import utcnow
 
 bp = console_blueprint("console", __name__, "/admin")
 
@@ -200,12 +201,14 @@ def staff() -> ResponseReturnValue:
             flash(_("The account has been created."), "info")
             return redirect(url_for(".staff"))
     people = db.scalars(select(Staff).order_by(Staff.email)).all()
+    limits = sessions.Limits.of(current_app.config)
     return render_template(
         "console/staff.html",
         people=people,
         form=form,
         empty_form=EmptyForm(),
         facilities=list_facilities(db),
+        open_sessions=sessions.count_open(db, now=utcnow(), limits=limits),
     )
 
 
@@ -227,13 +230,33 @@ def toggle_active(staff_id: int) -> ResponseReturnValue:
         return redirect(url_for(".staff"))
     if EmptyForm().validate_on_submit():
         person.active = not person.active
+        ended = 0 if person.active else sessions.end_all(db, person.id)
         record(
             db,
             "staff.update",
             object_type="staff",
             object_id=person.id,
-            detail={"active": person.active},
+            detail={"active": person.active, "sessions_ended": ended},
         )
+    return redirect(url_for(".staff"))
+
+
+@bp.post("/staff/<int:staff_id>/sessions/end")
+@requires(Permission.STAFF)
+def end_staff_sessions(staff_id: int) -> ResponseReturnValue:
+    """Ends every session of a staff member (a lost laptop, a shared password)."""
+    db = request_session()
+    person = _staff_or_404(staff_id)
+    if EmptyForm().validate_on_submit():
+        ended = sessions.end_all(db, person.id)
+        record(
+            db,
+            "session.end_all",
+            object_type="staff",
+            object_id=person.id,
+            detail={"sessions_ended": ended},
+        )
+        flash(_("Every session of %(name)s has ended.", name=person.display_name), "info")
     return redirect(url_for(".staff"))
 
 

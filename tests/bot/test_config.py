@@ -53,6 +53,9 @@ def test_environment_is_read_and_typed() -> None:
         ("RESIDENT_SESSION_MINUTES", "0"),
         ("RESIDENT_SESSION_MINUTES", "721"),
         ("RESIDENT_SESSION_MINUTES", "half an hour"),
+        ("STAFF_SESSION_HOURS", "0"),
+        ("STAFF_SESSION_HOURS", "25"),
+        ("STAFF_SESSION_HOURS", "half a day"),
     ],
 )
 def test_bad_values_are_refused(name: str, value: str) -> None:

@@ -1,13 +1,12 @@
-"""Sign-in, lockout, second factor, password change, sessions, CSRF and the staff CLI."""
+"""Sign-in, lockout, CSRF and the staff CLI (sessions: test_sessions.py; TOTP and recovery
+codes: test_second_factor.py)."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -113,54 +112,6 @@ def test_parallel_guesses_get_five_checks_and_then_the_lock_holds(
     assert sign_in(app.test_client(), staff.email).status_code == 401  # and it holds
 
 
-def test_totp_second_factor(app: Flask, client: FlaskClient, staff_factory: StaffFactory) -> None:
-    staff = staff_factory(Role.ADMIN)
-    assert sign_in(client, staff.email).status_code == 302
-    client.get("/admin/account")
-    with client.session_transaction() as session:
-        secret = session["totp_enrolling"]
-    enable = post_form(client, "/admin/account/totp", {"code": pyotp.TOTP(secret).now()})
-    assert enable.status_code == 302
-    assert reload(app, staff).totp_secret == secret
-    client.post("/admin/signout", data={"csrf_token": csrf_token(client)})
-
-    first = sign_in(client, staff.email)
-    assert first.headers["Location"].startswith("/admin/signin/code")
-    assert client.get("/admin/").status_code == 302  # not signed in yet
-    token = csrf_token(client, "/admin/signin/code")
-    wrong = client.post("/admin/signin/code", data={"code": "000000", "csrf_token": token})
-    assert wrong.status_code == 401
-    code = pyotp.TOTP(secret).now()
-    assert (
-        client.post("/admin/signin/code", data={"code": code, "csrf_token": token}).status_code
-        == 302
-    )
-    assert client.get("/admin/").status_code == 200
-    assert "signin.code_failed" in actions(app)
-
-
-def test_password_change_ends_other_sessions(app: Flask, staff_factory: StaffFactory) -> None:
-    staff = staff_factory(Role.EDITOR)
-    here, elsewhere = app.test_client(), app.test_client()
-    sign_in(here, staff.email)
-    sign_in(elsewhere, staff.email)
-    time.sleep(0.01)
-    short = post_form(
-        here, "/admin/account/password", {"current": PASSWORD, "new": "short", "confirm": "short"}
-    )
-    assert short.status_code == 302
-    changed = post_form(
-        here,
-        "/admin/account/password",
-        {"current": PASSWORD, "new": "another long password", "confirm": "another long password"},
-    )
-    assert changed.status_code == 302
-    assert here.get("/admin/account").status_code == 200  # this session stays
-    assert elsewhere.get("/admin/account").status_code == 302  # the other one ended
-    assert sign_in(app.test_client(), staff.email).status_code == 401
-    assert sign_in(app.test_client(), staff.email, "another long password").status_code == 302
-
-
 def test_forged_form_without_csrf_token_is_refused(
     app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
 ) -> None:
@@ -201,18 +152,6 @@ def test_forged_session_cookie_is_anonymous(
     other = app.test_client()
     other.set_cookie("madoguchi_session", "eyJfdXNlcl9pZCI6IjEifQ.aaaa.bbbb")
     assert other.get("/admin/staff").status_code == 302
-
-
-def test_idle_session_expires(client: FlaskClient, signed_in: Callable[..., Staff]) -> None:
-    signed_in(Role.VIEWER)
-    with client.session_transaction() as session:
-        session["seen_at"] = time.time() - 2 * 3600
-    response = client.get("/admin/")
-    assert response.status_code == 302
-    assert "/admin/signin" in response.headers["Location"]
-    notice = "セッションの有効期限が切れました。もう一度サインインしてください。"
-    assert notice in client.get(response.headers["Location"]).get_data(as_text=True)
-    assert client.get("/admin/").status_code == 302
 
 
 def test_deactivated_account_cannot_sign_in_or_continue(

@@ -27,8 +27,16 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "console_account.show": ("GET", "/admin/account", P.ACCOUNT),
     "console_account.change_password": ("POST", "/admin/account/password", P.ACCOUNT),
     "console_account.change_language": ("POST", "/admin/account/language", P.ACCOUNT),
-    "console_account.enable_totp": ("POST", "/admin/account/totp", P.SETTINGS),
-    "console_account.disable_totp": ("POST", "/admin/account/totp/disable", P.SETTINGS),
+    "console_account.enrol": ("GET", "/admin/account/totp", P.ACCOUNT),
+    "console_account.enable_totp": ("POST", "/admin/account/totp", P.ACCOUNT),
+    "console_account.disable_totp": ("POST", "/admin/account/totp/disable", P.ACCOUNT),
+    "console_account.new_recovery_codes": (
+        "POST",
+        "/admin/account/totp/recovery-codes",
+        P.ACCOUNT,
+    ),
+    "console_account.end_session": ("POST", "/admin/account/sessions/999999/end", P.ACCOUNT),
+    "console_settings.show": ("GET", "/admin/settings", P.SETTINGS),
     "console.dashboard": ("GET", "/admin/", P.DASHBOARD),
     "console.residents": ("GET", "/admin/residents", P.RESIDENTS),
     "console.audit_log": ("GET", "/admin/audit", P.AUDIT),
@@ -39,6 +47,7 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "console.staff": ("GET", "/admin/staff", P.STAFF),
     "console.toggle_active": ("POST", "/admin/staff/{other}/active", P.STAFF),
     "console.staff_facilities": ("POST", "/admin/staff/{other}/facilities", P.STAFF),
+    "console.end_staff_sessions": ("POST", "/admin/staff/{other}/sessions/end", P.STAFF),
 }
 
 
