@@ -3,7 +3,7 @@
 Sessions signed in before this revision end (their cookies hold no session id).
 
 Revision ID: 34675e9795ba
-Revises: 2069ae880f65
+Revises: 3bb04a9e44d8
 Create Date: 2026-12-03 11:59:22.294234
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import models.base
 
 revision: str = "34675e9795ba"
-down_revision: str | Sequence[str] | None = "2069ae880f65"
+down_revision: str | Sequence[str] | None = "3bb04a9e44d8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
