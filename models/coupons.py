@@ -229,17 +229,13 @@ class Entitlement(Base):
     __tablename__ = "coupon_entitlements"
     __table_args__ = (
         UniqueConstraint("campaign_id", "holder_id", name="uq_coupon_entitlements_campaign_holder"),
-        CheckConstraint(
-            f"uses_total BETWEEN 1 AND {MAX_USES_PER_PERSON}", name="uses_total_range"
-        ),
+        CheckConstraint(f"uses_total BETWEEN 1 AND {MAX_USES_PER_PERSON}", name="uses_total_range"),
         CheckConstraint("uses_left >= 0 AND uses_left <= uses_total", name="uses_left_in_range"),
     )
 
     id: Mapped[IntPK]
     #: The campaign (a campaign with entitlements cannot be deleted).
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("coupon_campaigns.id", ondelete="RESTRICT")
-    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("coupon_campaigns.id", ondelete="RESTRICT"))
     #: The person (indexed: their coupons).
     holder_id: Mapped[int] = mapped_column(
         ForeignKey("coupon_holders.id", ondelete="CASCADE"), index=True
@@ -269,9 +265,7 @@ class Redemption(Base):
 
     __tablename__ = "coupon_redemptions"
     __table_args__ = (
-        CheckConstraint(
-            "length(idempotency_key) BETWEEN 16 AND 64", name="idempotency_key_length"
-        ),
+        CheckConstraint("length(idempotency_key) BETWEEN 16 AND 64", name="idempotency_key_length"),
         CheckConstraint("undone_at IS NULL OR undone_at >= redeemed_at", name="undone_after"),
         Index("ix_coupon_redemptions_entitlement_day", "entitlement_id", "tokyo_day"),
         Index("ix_coupon_redemptions_facility_day", "facility_id", "tokyo_day"),
@@ -326,7 +320,7 @@ class VerificationFailure(StrEnum):
     CODE_REJECTED = "code_rejected"
     #: The ID token answers another request.
     NONCE_MISMATCH = "nonce_mismatch"
-    TOKEN_EXPIRED = "token_expired"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - a reason, not a password
     #: The ID token's signature does not verify with the provider's keys.
     BAD_SIGNATURE = "bad_signature"
     #: The ID token comes from an issuer we were not configured with.
