@@ -214,6 +214,10 @@ Flow = tuple[int, Request, Wanted]
 def _take_answer(work: Work, state: str, mine: Flow | None) -> Flow | VerificationFailure:
     """This browser's attempt, taken once; else why the answer is refused."""
     found = services.find_by_state(work.session, state_hash(state)) if state else None
+    if found is not None and found.status != VerificationStatus.STARTED:
+        # A reload or a replay: the first answer's outcome stands, whoever sends it again.
+        logger.info("coupon verification answer refused: taken already")
+        return VerificationFailure.STATE_REUSED
     if not (
         mine is not None
         and found is not None
