@@ -78,7 +78,7 @@ MODE_LABELS: Mapping[FailureMode, str] = {
 
 
 @dataclass(frozen=True)
-class TestCardHolder:
+class CardHolderProfile:
     """A pretend card holder: the claims a provider would give for each scope."""
 
     key: str
@@ -113,8 +113,8 @@ def _address(formatted: str, region: str, locality: str, postal: str) -> dict[st
 
 
 #: The test card holders shown on the consent page (names and addresses are made up).
-TEST_CARD_HOLDERS: tuple[TestCardHolder, ...] = (
-    TestCardHolder(
+TEST_CARD_HOLDERS: tuple[CardHolderProfile, ...] = (
+    CardHolderProfile(
         "gunma-adult",
         "群馬 太郎（前橋市、1985年生まれ）",
         "sim-4f7c2a91-0b6e-4d0e-9a51-6c3f0d2b7e18",
@@ -122,7 +122,7 @@ TEST_CARD_HOLDERS: tuple[TestCardHolder, ...] = (
         "1985-04-10",
         "群馬 太郎",
     ),
-    TestCardHolder(
+    CardHolderProfile(
         "gunma-child",
         "群馬 さくら（高崎市、2016年生まれ）",
         "sim-8b2d6e47-3c19-4f5a-b0e2-91d7a4c6f305",
@@ -130,7 +130,7 @@ TEST_CARD_HOLDERS: tuple[TestCardHolder, ...] = (
         "2016-08-20",
         "群馬 さくら",
     ),
-    TestCardHolder(
+    CardHolderProfile(
         "gunma-senior",
         "群馬 はな（桐生市、1940年生まれ）",
         "sim-c91e0a35-7d28-4b6f-8e13-2a5b9f0c4d67",
@@ -138,7 +138,7 @@ TEST_CARD_HOLDERS: tuple[TestCardHolder, ...] = (
         "1940-01-05",
         "群馬 はな",
     ),
-    TestCardHolder(
+    CardHolderProfile(
         "saitama-adult",
         "埼玉 次郎（さいたま市、1990年生まれ）",
         "sim-2e6f9b13-5a47-4c8d-a2f0-7b1e3d9c5a84",
@@ -151,7 +151,7 @@ TEST_CARD_HOLDERS: tuple[TestCardHolder, ...] = (
         "1990-12-01",
         "埼玉 次郎",
     ),
-    TestCardHolder(
+    CardHolderProfile(
         "leaky",
         "番号 漏子（個人番号を送ってしまうプロバイダーの例 / a provider that leaks the number）",
         "sim-6d3a8c52-1f94-4e7b-b5c0-8e2f4a6d1b93",
@@ -210,7 +210,7 @@ class IssuedCode(AuthorizationCodeMixin):
     nonce: str | None
     code_challenge: str | None
     code_challenge_method: str | None
-    holder: TestCardHolder
+    holder: CardHolderProfile
     mode: FailureMode
     auth_time: int
     expires_at: float
@@ -238,12 +238,12 @@ class ProviderState:
     #: A key that is not published: ID tokens "signed with another key" use it.
     stray_key: RSAKey = field(default_factory=lambda: _new_key())
     clients: dict[str, RegisteredClient] = field(default_factory=dict)
-    holders: dict[str, TestCardHolder] = field(
+    holders: dict[str, CardHolderProfile] = field(
         default_factory=lambda: {h.key: h for h in TEST_CARD_HOLDERS}
     )
     codes: dict[str, IssuedCode] = field(default_factory=dict)
     #: access token -> (holder, scopes, mode), for UserInfo.
-    tokens: dict[str, tuple[TestCardHolder, set[str], FailureMode, float]] = field(
+    tokens: dict[str, tuple[CardHolderProfile, set[str], FailureMode, float]] = field(
         default_factory=dict
     )
     used_jtis: set[str] = field(default_factory=set)
@@ -352,7 +352,7 @@ def _code_grant(state: ProviderState) -> type[AuthorizationCodeGrant]:
             with state.lock:
                 state.codes.pop(authorization_code.code, None)
 
-        def authenticate_user(self, authorization_code: IssuedCode) -> TestCardHolder:
+        def authenticate_user(self, authorization_code: IssuedCode) -> CardHolderProfile:
             return authorization_code.holder
 
     return CodeGrant
@@ -364,7 +364,7 @@ def _openid(state: ProviderState) -> OpenIDCode:
             with state.lock:
                 return any(c.nonce == nonce for c in state.codes.values())
 
-        def generate_user_info(self, user: TestCardHolder, scope: str) -> dict[str, Any]:
+        def generate_user_info(self, user: CardHolderProfile, scope: str) -> dict[str, Any]:
             return user.claims(set(scope.split()))
 
         def encode_id_token(self, token: Mapping[str, Any], req: Any) -> str:
