@@ -231,6 +231,9 @@ def read_campaign(raw: Mapping[str, Any], *, path: str = "campaign") -> Campaign
 
 
 def _campaign(reader: _Reader, raw: Any, path: str) -> CampaignSpec | None:
+    if not isinstance(raw, Mapping):
+        reader.problem(path, "must be a table")
+        return None
     table = reader.table(raw, path, CAMPAIGN_KEYS)
     code = reader.code(table.get("code"), f"{path}.code") if "code" in table else None
     if "code" not in table:
@@ -311,6 +314,9 @@ def _facility_codes(reader: _Reader, value: Any, path: str) -> tuple[str, ...]:
 
 
 def _facility(reader: _Reader, raw: Any, path: str) -> FacilitySpec | None:
+    if not isinstance(raw, Mapping):
+        reader.problem(path, "must be a table")
+        return None
     table = reader.table(raw, path, FACILITY_KEYS)
     code = reader.code(table.get("code"), f"{path}.code")
     name_ja, name_en = reader.texts(table, "name", path, NAME_LENGTH, required=True)
