@@ -34,6 +34,7 @@ from models.coupons import Campaign
 from simulator.oidc import RunningProvider, start_provider
 from simulator.server import RunningPlatform
 from tests.conftest import empty_tables
+from tests.console.conftest import signed_in, staff_factory  # noqa: F401 - fixtures used here
 from tests.support import Resident, app_settings
 
 #: Where the test app's links point: the test client's own host, so cookies follow.

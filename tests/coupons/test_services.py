@@ -9,12 +9,13 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.residents import lock_resident
 from coupons import services
 from models.base import utcnow
-from models.coupons import Verification, VerificationStatus
+from models.coupons import Campaign, CampaignStatus, Verification, VerificationStatus
 
 
 def _attempt(app: Flask, status: VerificationStatus) -> int:
@@ -85,3 +86,22 @@ def test_the_rate_limit_says_when_to_come_back(app: Flask) -> None:
         )
     assert isinstance(refused, services.TooManyAttempts)
     assert refused.retry_at == now - timedelta(minutes=50) + timedelta(hours=1)
+
+
+def test_only_published_current_campaigns_within_budget_are_open(
+    app: Flask, campaign: Callable[..., Campaign]
+) -> None:
+    today = utcnow().date()
+    is_open = campaign(code="open")
+    campaign(code="later", starts=(today + timedelta(days=3)).isoformat())
+    campaign(code="over", starts="2020-01-01", ends=(today - timedelta(days=2)).isoformat())
+    for code, values in (
+        ("draft", {"status": CampaignStatus.DRAFT}),
+        ("withdrawn", {"status": CampaignStatus.WITHDRAWN}),
+        ("spent", {"budget_uses": 10, "uses_redeemed": 10}),
+    ):
+        made = campaign(code=code)
+        with app.extensions["db"].unit_of_work() as session:
+            session.execute(update(Campaign).where(Campaign.id == made.id).values(**values))
+    with app.extensions["db"].sessions() as session:
+        assert [c.code for c in services.open_campaigns(session, utcnow())] == [is_open.code]
