@@ -22,6 +22,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
 from coupons.prefectures import PREFECTURES
 from models.coupons import BENEFIT_LENGTH, MAX_USES_PER_PERSON, CampaignStatus
 from models.facilities import ADDRESS_LENGTH, CODE_LENGTH, HOURS_LENGTH, NAME_LENGTH
@@ -38,10 +41,11 @@ LANGUAGES = ("ja", "en")
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a campaign: where (a key path) and what."""
+    """One thing wrong with a campaign: where (a key path) and what (translated when shown:
+    English in the CLI, the staff member's language in the console)."""
 
     path: str
-    message: str
+    message: str | LazyString
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -108,17 +112,17 @@ class _Reader:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def problem(self, path: str, message: str) -> None:
+    def problem(self, path: str, message: str | LazyString) -> None:
         self.problems.append(Problem(path, message))
 
     def table(self, value: Any, path: str, allowed: Sequence[str]) -> Mapping[str, Any]:
         """A table with only the allowed keys (an unknown key is a problem: a typo)."""
         if not isinstance(value, Mapping):
-            self.problem(path, "must be a table")
+            self.problem(path, _l("must be a table"))
             return {}
         for key in value:
             if key not in allowed:
-                self.problem(f"{path}.{key}", "is not a known key")
+                self.problem(f"{path}.{key}", _l("is not a known key"))
         return value
 
     def text(
@@ -127,14 +131,14 @@ class _Reader:
         value = table.get(key, _MISSING)
         if value is _MISSING or (isinstance(value, str) and not value.strip()):
             if required:
-                self.problem(f"{path}.{key}", "is required")
+                self.problem(f"{path}.{key}", _l("is required"))
             return None
         if not isinstance(value, str):
-            self.problem(f"{path}.{key}", "must be text")
+            self.problem(f"{path}.{key}", _l("must be text"))
             return None
         value = value.strip()
         if len(value) > limit:
-            self.problem(f"{path}.{key}", f"must be at most {limit} characters")
+            self.problem(f"{path}.{key}", _l("must be at most %(limit)s characters", limit=limit))
             return None
         return value
 
@@ -145,7 +149,7 @@ class _Reader:
         value = table.get(key, _MISSING)
         if value is _MISSING:
             if required:
-                self.problem(f"{path}.{key}", "is required (a table with ja and en)")
+                self.problem(f"{path}.{key}", _l("is required (a table with ja and en)"))
             return None, None
         inner = self.table(value, f"{path}.{key}", LANGUAGES)
         ja = self.text(inner, "ja", f"{path}.{key}", limit, required=required or bool(inner))
@@ -165,10 +169,12 @@ class _Reader:
         if value is _MISSING or value is None:
             return default
         if type(value) is not int:
-            self.problem(f"{path}.{key}", "must be a whole number")
+            self.problem(f"{path}.{key}", _l("must be a whole number"))
             return None
         if not low <= value <= high:
-            self.problem(f"{path}.{key}", f"must be from {low} to {high}")
+            self.problem(
+                f"{path}.{key}", _l("must be from %(low)s to %(high)s", low=low, high=high)
+            )
             return None
         return value
 
@@ -178,7 +184,7 @@ class _Reader:
         """A date or date-time in UTC (a date's end is the next midnight, Tokyo)."""
         value = table.get(key, _MISSING)
         if value is _MISSING or value is None:
-            self.problem(f"{path}.{key}", "is required (a date or a date and time)")
+            self.problem(f"{path}.{key}", _l("is required (a date or a date and time)"))
             return None
         if isinstance(value, datetime):
             local = value if value.tzinfo else value.replace(tzinfo=TOKYO)
@@ -186,13 +192,17 @@ class _Reader:
         if isinstance(value, date):
             day = value + timedelta(days=1) if end else value
             return datetime.combine(day, time(), TOKYO).astimezone(UTC)
-        self.problem(f"{path}.{key}", "must be a date (2023-07-01) or a date and time")
+        self.problem(f"{path}.{key}", _l("must be a date (2023-07-01) or a date and time"))
         return None
 
     def code(self, value: Any, path: str) -> str | None:
         if not isinstance(value, str) or not CODE.match(value.strip().lower()):
             self.problem(
-                path, f"must be 1 to {CODE_LENGTH} lower-case letters, digits and inner hyphens"
+                path,
+                _l(
+                    "must be 1 to %(length)s lower-case letters, digits and inner hyphens",
+                    length=CODE_LENGTH,
+                ),
             )
             return None
         return value.strip().lower()
@@ -232,18 +242,18 @@ def read_campaign(raw: Mapping[str, Any], *, path: str = "campaign") -> Campaign
 
 def _campaign(reader: _Reader, raw: Any, path: str) -> CampaignSpec | None:
     if not isinstance(raw, Mapping):
-        reader.problem(path, "must be a table")
+        reader.problem(path, _l("must be a table"))
         return None
     table = reader.table(raw, path, CAMPAIGN_KEYS)
     code = reader.code(table.get("code"), f"{path}.code") if "code" in table else None
     if "code" not in table:
-        reader.problem(f"{path}.code", "is required")
+        reader.problem(f"{path}.code", _l("is required"))
     name_ja, name_en = reader.texts(table, "name", path, NAME_LENGTH, required=True)
     benefit_ja, benefit_en = reader.texts(table, "benefit", path, BENEFIT_LENGTH, required=True)
 
     status = table.get("status", CampaignStatus.DRAFT.value)
     if status not in {s.value for s in CampaignStatus}:
-        reader.problem(f"{path}.status", "must be draft, published or withdrawn")
+        reader.problem(f"{path}.status", _l("must be draft, published or withdrawn"))
         status = CampaignStatus.DRAFT.value
 
     uses = reader.integer(table, "uses_per_person", path, 1, MAX_USES_PER_PERSON, default=3)
@@ -251,12 +261,14 @@ def _campaign(reader: _Reader, raw: Any, path: str) -> CampaignSpec | None:
     per_facility = reader.integer(table, "uses_per_facility", path, 1, MAX_USES_PER_PERSON)
     for key, limit in (("uses_per_day", per_day), ("uses_per_facility", per_facility)):
         if uses is not None and limit is not None and limit > uses:
-            reader.problem(f"{path}.{key}", f"must not be more than uses_per_person ({uses})")
+            reader.problem(
+                f"{path}.{key}", _l("must not be more than uses_per_person (%(uses)s)", uses=uses)
+            )
 
     starts = reader.moment(table, "starts", path, end=False)
     ends = reader.moment(table, "ends", path, end=True)
     if starts is not None and ends is not None and starts >= ends:
-        reader.problem(f"{path}.ends", "must be after starts")
+        reader.problem(f"{path}.ends", _l("must be after starts"))
     budget = reader.integer(table, "budget_uses", path, 1, MAX_BUDGET)
 
     codes = _facility_codes(reader, table.get("facilities", _MISSING), f"{path}.facilities")
@@ -265,12 +277,12 @@ def _campaign(reader: _Reader, raw: Any, path: str) -> CampaignSpec | None:
     eligibility = reader.table(table.get("eligibility", {}), eligible, ELIGIBILITY_KEYS)
     prefecture = eligibility.get("prefecture")
     if prefecture is not None and prefecture not in PREFECTURES:
-        reader.problem(f"{eligible}.prefecture", "must be a prefecture such as 群馬県")
+        reader.problem(f"{eligible}.prefecture", _l("must be a prefecture such as 群馬県"))
         prefecture = None
     min_age = reader.integer(eligibility, "min_age", eligible, 0, 150)
     max_age = reader.integer(eligibility, "max_age", eligible, 0, 150)
     if min_age is not None and max_age is not None and min_age > max_age:
-        reader.problem(f"{eligible}.max_age", "must not be less than min_age")
+        reader.problem(f"{eligible}.max_age", _l("must not be less than min_age"))
 
     if reader.problems or not (
         code and name_ja and name_en and benefit_ja and benefit_en and uses and starts and ends
@@ -298,16 +310,18 @@ def _campaign(reader: _Reader, raw: Any, path: str) -> CampaignSpec | None:
 
 def _facility_codes(reader: _Reader, value: Any, path: str) -> tuple[str, ...]:
     if value is _MISSING or value == []:
-        reader.problem(path, "must name at least one facility")
+        reader.problem(path, _l("must name at least one facility"))
         return ()
     if not isinstance(value, list) or len(value) > MAX_FACILITIES:
-        reader.problem(path, f"must be a list of 1 to {MAX_FACILITIES} facility codes")
+        reader.problem(
+            path, _l("must be a list of 1 to %(count)s facility codes", count=MAX_FACILITIES)
+        )
         return ()
     codes: list[str] = []
     for index, item in enumerate(value):
         code = reader.code(item, f"{path}[{index}]")
         if code is not None and code in codes:
-            reader.problem(f"{path}[{index}]", f"names {code} twice")
+            reader.problem(f"{path}[{index}]", _l("names %(code)s twice", code=code))
         elif code is not None:
             codes.append(code)
     return tuple(codes)
@@ -315,7 +329,7 @@ def _facility_codes(reader: _Reader, value: Any, path: str) -> tuple[str, ...]:
 
 def _facility(reader: _Reader, raw: Any, path: str) -> FacilitySpec | None:
     if not isinstance(raw, Mapping):
-        reader.problem(path, "must be a table")
+        reader.problem(path, _l("must be a table"))
         return None
     table = reader.table(raw, path, FACILITY_KEYS)
     code = reader.code(table.get("code"), f"{path}.code")
@@ -338,24 +352,27 @@ def read_campaign_file(text: str) -> CampaignFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CampaignInvalid([Problem("(file)", f"is not valid TOML: {error}")]) from error
+        problem = Problem("(file)", _l("is not valid TOML: %(error)s", error=str(error)))
+        raise CampaignInvalid([problem]) from error
     reader = _Reader()
     reader.table(data, "(file)", ("campaign", "facilities"))
     facilities: list[FacilitySpec] = []
     raw_facilities = data.get("facilities", [])
     if not isinstance(raw_facilities, list):
-        reader.problem("facilities", "must be an array of tables ([[facilities]])")
+        reader.problem("facilities", _l("must be an array of tables ([[facilities]])"))
         raw_facilities = []
     seen: set[str] = set()
     for index, raw in enumerate(raw_facilities):
         facility = _facility(reader, raw, f"facilities[{index}]")
         if facility is not None and facility.code in seen:
-            reader.problem(f"facilities[{index}].code", f"describes {facility.code} twice")
+            reader.problem(
+                f"facilities[{index}].code", _l("describes %(code)s twice", code=facility.code)
+            )
         elif facility is not None:
             seen.add(facility.code)
             facilities.append(facility)
     if "campaign" not in data:
-        reader.problem("campaign", "is required (a [campaign] table)")
+        reader.problem("campaign", _l("is required (a [campaign] table)"))
         campaign = None
     else:
         campaign = _campaign(reader, data["campaign"], "campaign")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 
 from bot.console.audit import record
 from bot.db import get_db
@@ -52,7 +53,8 @@ def import_campaign_command(path: Path) -> None:
                 },
             )
     except CampaignInvalid as invalid:
-        lines = "\n".join(f"  {problem}" for problem in invalid.problems)
+        with force_locale("en"):  # for the operator at the terminal, beside the key paths
+            lines = "\n".join(f"  {problem}" for problem in invalid.problems)
         raise click.ClickException(
             f"{path} was not imported ({len(invalid.problems)} problems; nothing was "
             f"stored):\n{lines}"

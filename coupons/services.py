@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -117,7 +118,8 @@ def _stored_problems(
     )
     for index, code in enumerate(spec.facility_codes):
         if code not in known and code not in described:
-            problems.append(Problem(f"{path}.facilities[{index}]", f"there is no facility {code}"))
+            message = _l("there is no facility %(code)s", code=code)
+            problems.append(Problem(f"{path}.facilities[{index}]", message))
     if campaign is None:
         return problems
     granted = session.scalar(
@@ -127,15 +129,18 @@ def _stored_problems(
         problems.append(
             Problem(
                 f"{path}.uses_per_person",
-                f"cannot go below {campaign.uses_per_person}: {granted} people have the "
-                "coupons already",
+                _l(
+                    "cannot go below %(uses)s: %(count)s people have the coupons already",
+                    uses=campaign.uses_per_person,
+                    count=granted,
+                ),
             )
         )
     if spec.budget_uses is not None and spec.budget_uses < campaign.uses_redeemed:
         problems.append(
             Problem(
                 f"{path}.budget_uses",
-                f"cannot be below the {campaign.uses_redeemed} uses already made",
+                _l("cannot be below the %(count)s uses already made", count=campaign.uses_redeemed),
             )
         )
     return problems
@@ -147,7 +152,8 @@ def check_new_code(session: Session, code: str, *, path: str = "campaign") -> No
     :raises CampaignInvalid: the code is taken.
     """
     if session.scalar(select(Campaign.id).where(Campaign.code == code)) is not None:
-        raise CampaignInvalid([Problem(f"{path}.code", f"campaign {code} exists already")])
+        message = _l("campaign %(code)s exists already", code=code)
+        raise CampaignInvalid([Problem(f"{path}.code", message)])
 
 
 def save_campaign(

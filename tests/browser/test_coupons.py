@@ -197,7 +197,7 @@ def test_an_admin_makes_a_campaign_in_a_real_browser(
     page.get_by_label("開始日時（日本時間）").fill("2030-10-01T09:00")
     page.get_by_label("終了日時（日本時間。この日時まで使えます）").fill("2030-09-01T09:00")
     page.get_by_role("button", name="保存").click()
-    expect(page.get_by_text("must be after starts")).to_be_visible()
+    expect(page.get_by_text("開始日時より後にしてください")).to_be_visible()
     assert_accessible(page)  # the form with its problems at their fields
     screenshot(page, "coupons-console-form-errors")
     page.get_by_label("名称（英語）").fill("Autumn coupons")

@@ -112,12 +112,12 @@ def test_problems_show_at_their_fields_and_nothing_is_stored(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
     for error in (
-        'id="code-error">must be 1 to 32 lower-case letters',
-        'id="name_en-error">is required',
-        'id="uses_per_day-error">must not be more than uses_per_person (3)',
-        'id="ends-error">must be after starts',
-        'id="facilities-error">must name at least one facility',
-        'id="max_age-error">must not be less than min_age',
+        'id="code-error">半角の英小文字・数字・ハイフン（先頭と末尾以外）で1〜32文字に',
+        'id="name_en-error">入力してください',
+        'id="uses_per_day-error">1人あたりの利用回数（3回）以下にしてください',
+        'id="ends-error">開始日時より後にしてください',
+        'id="facilities-error">対象施設を1つ以上選んでください',
+        'id="max_age-error">最低年齢以上にしてください',
     ):
         assert error in page, error
     assert 'aria-describedby="ends-error"' in page
@@ -135,7 +135,7 @@ def test_a_taken_code_is_refused(
     campaign(code="autumn")
     signed_in(Role.ADMIN)
     page = post(client, "/admin/coupons/new", form(facilities)).get_data(as_text=True)
-    assert "campaign autumn exists already" in page
+    assert "キャンペーン autumn はすでにあります" in page
 
 
 def test_an_admin_edits_a_campaign_but_not_its_code(
