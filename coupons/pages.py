@@ -222,7 +222,7 @@ def _take_answer(work: Work, state: str, mine: Flow | None) -> Flow | Verificati
         mine is not None
         and found is not None
         and found.id == mine[0]
-        and hmac.compare_digest(mine[1].state, state)
+        and hmac.compare_digest(mine[1].state.encode(), state.encode())
     ):
         # Not this browser's attempt: a forged or mixed-up answer, or the resident came back
         # in another browser. The attempts involved end; nothing is granted.

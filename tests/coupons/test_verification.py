@@ -124,6 +124,25 @@ def test_a_verified_card_holder_receives_the_coupons(
     assert verified.holder_id == holder.id
 
 
+def test_an_english_speaking_resident_is_answered_in_english(
+    app: Flask, campaign: Callable[..., Campaign], holder_browser: Browser
+) -> None:
+    campaign()
+    phone = holder_browser(language="en")
+    link = phone.link()
+    explained = phone.open(link).get_data(as_text=True)
+    assert '<html lang="en">' in explained
+    assert "Verify with your My Number card" in explained
+    assert "We never receive or keep your My Number" in explained
+    done = phone.come_back(phone.consent(phone.leave(link))).get_data(as_text=True)
+    assert "Your card was verified" in done
+    assert "Free entry to prefectural facilities" in done
+    assert "3 of 3 uses left" in done
+    note, card = phone.resident.received()[-2:]
+    assert note["text"] == "Your My Number card was verified. Here are your coupons."
+    assert "Gunma Insect World, Museum of Modern Art" in flex_texts(card)
+
+
 def test_tapping_coupons_again_shows_the_card_instead_of_a_link(
     app: Flask, campaign: Callable[..., Campaign], holder_browser: Browser
 ) -> None:
