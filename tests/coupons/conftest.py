@@ -12,10 +12,11 @@ callback, followed by the test client as a browser would.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -36,6 +37,8 @@ from simulator.server import RunningPlatform
 from tests.conftest import empty_tables
 from tests.console.conftest import signed_in, staff_factory  # noqa: F401 - fixtures used here
 from tests.support import Resident, app_settings
+
+T = TypeVar("T")
 
 #: Where the test app's links point: the test client's own host, so cookies follow.
 PUBLIC_URL = "http://localhost"
@@ -158,25 +161,40 @@ def stored_campaign(app: Flask, code: str) -> Campaign:
         return session.scalars(select(Campaign).where(Campaign.code == code)).one()
 
 
-_URI = re.compile(r"https?://[^\s\"']+")
+def components(value: Any, kind: str) -> list[dict[str, Any]]:
+    """Every object of this ``type`` in a message, depth first (Flex texts, URI actions)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if value.get("type") == kind:
+            found.append(value)
+        for inner in value.values():
+            found += components(inner, kind)
+    elif isinstance(value, list):
+        for inner in value:
+            found += components(inner, kind)
+    return found
 
 
 def uri_buttons(message: dict[str, Any]) -> list[str]:
     """The URIs of every URI action in a message (Flex buttons, quick replies)."""
-    found: list[str] = []
+    return [action["uri"] for action in components(message, "uri")]
 
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            if value.get("type") == "uri":
-                found.append(value["uri"])
-            for inner in value.values():
-                walk(inner)
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner)
 
-    walk(message)
-    return found
+def at_once(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Run the calls in threads released together; their results (in finishing order)."""
+    results: list[T] = []
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> None:
+        start.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def local(url: str) -> str:

@@ -8,14 +8,15 @@ page, send a LINE message saying what to do, and grant nothing.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select, update
 
@@ -34,6 +35,8 @@ from tests.coupons.conftest import (
     CALLBACK,
     CLIENT_ID,
     CardHolderBrowser,
+    at_once,
+    components,
     form_token,
     local,
     query,
@@ -55,20 +58,7 @@ def attempt(app: Flask) -> Verification:
 
 def flex_texts(message: dict[str, Any]) -> list[str]:
     """Every text of a Flex message, in order."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            if value.get("type") == "text":
-                found.append(value["text"])
-            for inner in value.values():
-                walk(inner)
-        elif isinstance(value, list):
-            for inner in value:
-                walk(inner)
-
-    walk(message.get("contents"))
-    return found
+    return [c["text"] for c in components(message.get("contents"), "text")]
 
 
 # -- it works -------------------------------------------------------------------------------
@@ -244,20 +234,12 @@ def test_two_browsers_pressing_the_button_at_once_spend_the_link_once(
     link = phone.link()
     browsers = [app.test_client() for _ in range(4)]
     tokens = [form_token(b.get(local(link)).get_data(as_text=True)) for b in browsers]
-    statuses: list[int] = []
-    start = threading.Barrier(len(browsers))
 
-    def press(index: int) -> None:
-        start.wait()
-        answer = browsers[index].post(local(link), data={"csrf_token": tokens[index]})
-        statuses.append(answer.status_code)
+    def press(browser: FlaskClient, token: str) -> int:
+        return browser.post(local(link), data={"csrf_token": token}).status_code
 
-    threads = [threading.Thread(target=press, args=(i,)) for i in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [303, 410, 410, 410]
+    pressing = [partial(press, b, t) for b, t in zip(browsers, tokens, strict=True)]
+    assert sorted(at_once(pressing)) == [303, 410, 410, 410]
 
 
 def test_an_expired_link_is_refused(
@@ -428,19 +410,11 @@ def test_parallel_answers_are_taken_once(
     browsers = [app.test_client() for _ in range(4)]
     for browser in browsers:  # the same session cookie, copied
         browser.set_cookie("madoguchi_resident", cookie.value, path="/r")
-    statuses: list[int] = []
-    start = threading.Barrier(len(browsers))
 
-    def come_back(index: int) -> None:
-        start.wait()
-        statuses.append(browsers[index].get(local(back)).status_code)
+    def come_back(browser: FlaskClient) -> int:
+        return browser.get(local(back)).status_code
 
-    threads = [threading.Thread(target=come_back, args=(i,)) for i in range(len(browsers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [303, 409, 409, 409]
+    assert sorted(at_once([partial(come_back, b) for b in browsers])) == [303, 409, 409, 409]
     assert provider.state.token_requests == 1
     assert len(rows(app, Entitlement)) == 1
 
