@@ -97,6 +97,12 @@ def _failure_page(reason: VerificationFailure, status: int = 400) -> Response:
     return Response(page, status=status, mimetype="text/html")
 
 
+def _link_used() -> Response:
+    """The one-time link was used already, or its time is up."""
+    page = render_template("coupons/link_used.html")
+    return Response(page, status=410, mimetype="text/html")
+
+
 def _fail(work: Work, verification: Verification, reason: VerificationFailure) -> None:
     """End the attempt with ``reason`` and tell the resident in LINE what to do."""
     if not services.fail_verification(work.session, verification, reason, utcnow()):
@@ -134,8 +140,7 @@ def verify(verification: int) -> ResponseReturnValue:
         resident_id = found.resident_id if found is not None else None
         campaigns = services.open_campaigns(reading, utcnow())
     if not usable or resident_id is None or settings.verifier is None:
-        page = render_template("coupons/link_used.html")
-        return Response(page, status=410, mimetype="text/html")
+        return _link_used()
 
     if request.method == "POST":
         form = StartForm()
@@ -174,8 +179,7 @@ def _leave(verifier: CardVerifier, verification_id: int) -> ResponseReturnValue:
         )
         wanted = services.wanted_for(services.open_campaigns(db_session, now))
     if not started:
-        page = render_template("coupons/link_used.html")
-        return Response(page, status=410, mimetype="text/html")
+        return _link_used()
     try:
         url = verifier.authorization_url(oidc, redirect_uri=redirect_uri(), wanted=wanted)
     except VerificationFailed as failure:
