@@ -105,11 +105,7 @@ def save_facility(session: Session, spec: FacilitySpec) -> tuple[Facility, bool]
 
 
 def _stored_problems(
-    session: Session,
-    spec: CampaignSpec,
-    campaign: Campaign | None,
-    described: Sequence[str],
-    path: str,
+    session: Session, spec: CampaignSpec, campaign: Campaign | None, path: str
 ) -> list[Problem]:
     """What the database says against storing ``spec`` (unknown facilities, a lowered cap)."""
     problems = []
@@ -117,7 +113,7 @@ def _stored_problems(
         session.scalars(select(Facility.code).where(Facility.code.in_(spec.facility_codes)))
     )
     for index, code in enumerate(spec.facility_codes):
-        if code not in known and code not in described:
+        if code not in known:
             message = _l("there is no facility %(code)s", code=code)
             problems.append(Problem(f"{path}.facilities[{index}]", message))
     if campaign is None:
@@ -161,7 +157,6 @@ def save_campaign(
     spec: CampaignSpec,
     *,
     campaign: Campaign | None = None,
-    described: Sequence[str] = (),
     path: str = "campaign",
 ) -> Campaign:
     """Create a campaign, or update ``campaign`` (its code stays).
@@ -169,11 +164,10 @@ def save_campaign(
     Raising ``uses_per_person`` gives everyone already granted the extra uses; lowering it
     after grants is refused.
 
-    :param described: facility codes stored in the same unit of work (a file's facilities).
     :raises CampaignInvalid: an unknown facility, a lowered cap after grants, a budget below
         the uses already made.
     """
-    problems = _stored_problems(session, spec, campaign, described, path)
+    problems = _stored_problems(session, spec, campaign, path)
     if problems:
         raise CampaignInvalid(problems)
     created = campaign is None
@@ -221,23 +215,18 @@ class Imported:
 def import_campaign(session: Session, file: CampaignFile) -> Imported:
     """Store a checked campaign file: its facilities (by code), then its campaign (by code).
 
-    Every problem is found before anything is written; the caller's unit of work stores
-    all or nothing.
+    A refusal raises out of the caller's unit of work, which rolls back: all or nothing.
 
     :raises CampaignInvalid: with every problem the database shows.
     """
     spec = file.campaign
     existing = session.scalars(select(Campaign).where(Campaign.code == spec.code)).first()
-    described = [f.code for f in file.facilities]
-    problems = _stored_problems(session, spec, existing, described, "campaign")
-    if problems:
-        raise CampaignInvalid(problems)
     created: list[str] = []
     updated: list[str] = []
     for facility_spec in file.facilities:
         _facility, new = save_facility(session, facility_spec)
         (created if new else updated).append(facility_spec.code)
-    campaign = save_campaign(session, spec, campaign=existing, described=described)
+    campaign = save_campaign(session, spec, campaign=existing)
     return Imported(campaign, existing is None, created, updated)
 
 
