@@ -15,6 +15,10 @@ from models.base import Base, Created, IntPK, Updated
 CODE_LENGTH = 32
 #: Longest facility name, in each language.
 NAME_LENGTH = 200
+#: Longest address, in each language.
+ADDRESS_LENGTH = 300
+#: Longest description of the opening hours, in each language.
+HOURS_LENGTH = 500
 
 
 class Facility(Base):
@@ -34,6 +38,12 @@ class Facility(Base):
     name_ja: Mapped[str] = mapped_column(String(NAME_LENGTH))
     #: Name shown in English.
     name_en: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    #: Postal address shown to residents (``群馬県高崎市綿貫町992-1``), in Japanese and English.
+    address_ja: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    address_en: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    #: Opening hours and closing days as residents read them, in Japanese and English.
+    opening_hours_ja: Mapped[str | None] = mapped_column(String(HOURS_LENGTH))
+    opening_hours_en: Mapped[str | None] = mapped_column(String(HOURS_LENGTH))
     #: A closed facility stays for the records; nobody acts there any more.
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Created]
@@ -42,6 +52,14 @@ class Facility(Base):
     def name(self, language: str) -> str:
         """The name in ``language`` (Japanese unless English is asked for)."""
         return self.name_en if language == "en" else self.name_ja
+
+    def address(self, language: str) -> str | None:
+        """The address in ``language``, else in Japanese, else ``None``."""
+        return (self.address_en if language == "en" else None) or self.address_ja
+
+    def opening_hours(self, language: str) -> str | None:
+        """The opening hours in ``language``, else in Japanese, else ``None``."""
+        return (self.opening_hours_en if language == "en" else None) or self.opening_hours_ja
 
 
 class StaffFacility(Base):

@@ -8,6 +8,7 @@ rich menu included, and reads what the server printed.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,13 +16,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
 MADOGUCHI = Path(sys.executable).with_name("madoguchi")
+ROOT = Path(__file__).parents[1]
 
 
 def free_port() -> int:
@@ -51,6 +55,8 @@ class Embedded:
     web: str
     sim: str
     process: subprocess.Popen[bytes]
+    #: The server's environment (to run other ``madoguchi`` commands on the same database).
+    env: dict[str, str]
     output: str | None = None
 
     def stop(self) -> str:
@@ -63,17 +69,22 @@ class Embedded:
 
 @contextmanager
 def embedded_bot(tmp_path: Path, **settings: str) -> Iterator[Embedded]:
-    """Run ``madoguchi serve`` as ``make run`` does, with ``settings`` in its environment."""
-    web, sim = free_port(), free_port()
+    """Run ``madoguchi serve`` as ``make run`` does, with ``settings`` in its environment.
+
+    Only the ports differ from ``make run``'s defaults (tests run beside other servers).
+    """
+    web, sim, idp = free_port(), free_port(), free_port()
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("LINE_", "DATABASE_URL", "LOG_", "RICHMENU_"))
+        if not k.startswith(("LINE_", "DATABASE_URL", "LOG_", "RICHMENU_", "COUPONS_"))
     }
     env.update(
         MADOGUCHI_ENV="development",
         DATABASE_URL=f"sqlite:///{tmp_path}/dev.db",
         SIMULATOR_PORT=str(sim),
+        COUPONS_LOCAL_PROVIDER_PORT=str(idp),
+        PUBLIC_BASE_URL=f"http://127.0.0.1:{web}",
         **settings,
     )
     process = subprocess.Popen(
@@ -82,7 +93,7 @@ def embedded_bot(tmp_path: Path, **settings: str) -> Iterator[Embedded]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    server = Embedded(f"http://127.0.0.1:{web}", f"http://127.0.0.1:{sim}/_simulator", process)
+    server = Embedded(f"http://127.0.0.1:{web}", f"http://127.0.0.1:{sim}/_simulator", process, env)
     try:
         wait_until_up(f"{server.web}/healthz", process)
         wait_until_up(f"{server.sim}/users", process)
@@ -152,6 +163,58 @@ def test_make_run_serves_the_bot_and_the_simulator(embedded: Embedded) -> None:
     # Development logs are lines for a person, not JSON.
     assert "INFO bot.pipeline: webhook event processed" in output
     assert '"levelname"' not in output
+
+
+def test_make_run_verifies_a_card_holder_with_the_local_provider(
+    embedded: Embedded, tmp_path: Path
+) -> None:
+    """No configuration: the local OpenID provider runs beside the bot (docs/coupons.md)."""
+    today = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    example = (ROOT / "examples" / "coupons" / "gunma-mynumber-2023.toml").read_text("utf-8")
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(
+        example.replace("starts = 2023-04-01", f"starts = {today - timedelta(days=1)}").replace(
+            "ends = 2023-09-30", f"ends = {today + timedelta(days=30)}"
+        ),
+        encoding="utf-8",
+    )
+    imported = subprocess.run(
+        [str(MADOGUCHI), "coupons", "import-campaign", str(campaign)],
+        env=embedded.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert imported.returncode == 0, imported.stderr.decode()
+    web, sim = embedded.web, embedded.sim
+    with requests.Session() as browser:
+        uid = browser.post(f"{sim}/users", json={}, timeout=5).json()["userId"]
+        browser.post(f"{sim}/users/{uid}/follow", json={}, timeout=10)
+        _deliveries(browser, sim, uid, 1)
+        browser.post(f"{sim}/users/{uid}/postback", json={"data": "v=1&a=menu.coupons"}, timeout=10)
+        card = _deliveries(browser, sim, uid, 2)[1]["messages"][0]
+        link = card["contents"]["footer"]["contents"][0]["action"]["uri"]
+        assert link.startswith(f"{web}/r/coupons/verify/")
+        page = browser.get(link, timeout=5)
+        token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.text)
+        assert token is not None, page.text
+        left = browser.post(link, data={"csrf_token": token.group(1)}, allow_redirects=False)
+        authorization = left.headers["Location"]
+        assert authorization.startswith("http://127.0.0.1:")  # the local provider
+        consent = browser.post(
+            authorization,
+            data={"holder": "gunma-adult", "mode": "none", "decision": "allow"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        done = browser.get(consent.headers["Location"], timeout=10)
+        assert "本人確認ができました" in done.text
+        assert "マイナンバーカード電子クーポン" in done.text
+        coupons = _deliveries(browser, sim, uid, 3)[2]["messages"]
+        assert coupons[1]["type"] == "flex"
+    output = embedded.stop()
+    assert "local OpenID provider (My Number card stand-in) at http://127.0.0.1:" in output
+    assert "Traceback" not in output
 
 
 def test_make_run_without_a_japanese_font_warns_and_serves(tmp_path: Path) -> None:

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     ANNOUNCEMENTS_EDIT = "announcements.edit"
     ANNOUNCEMENTS_APPROVE = "announcements.approve"
     CONSULTATIONS = "consultations.answer"
+    #: Coupon campaigns: create, edit, publish, withdraw.
+    COUPONS_MANAGE = "coupons.manage"
     COUPONS_REDEEM = "coupons.redeem"
     RESULTS = "results.view"
 
@@ -63,6 +65,7 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.INBOX,
                 P.STAFF,
                 P.SETTINGS,
+                P.COUPONS_MANAGE,
             }
         ),
         Role.EDITOR: frozenset(

@@ -98,16 +98,17 @@ def _on_resident_page() -> bool:
 # Blueprints and access ---------------------------------------------------------------------
 
 
-def resident_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
+def resident_blueprint(name: str, import_name: str, url_prefix: str, **options: Any) -> Blueprint:
     """A blueprint for resident pages: each view must declare who may open it (fail closed).
 
     :param url_prefix: ``/r`` or a path below it, e.g. ``/r/coupons``.
+    :param options: more ``Blueprint`` arguments (e.g. ``template_folder``).
     :raises ValueError: the prefix is elsewhere (the resident session, headers and error
         pages apply under ``/r`` only).
     """
     if not is_resident_path(url_prefix) or url_prefix.endswith("/"):
         raise ValueError(f"resident pages live under {PREFIX}, not {url_prefix!r}")
-    blueprint = Blueprint(name, import_name, url_prefix=url_prefix)
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix, **options)
     blueprint.before_request(_check_declared)
     return blueprint
 

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from bot.console import console_blueprint
 from bot.console.roles import PERMISSION_ATTRIBUTE, ROLE_PERMISSIONS, Permission
+from coupons.campaigns import read_campaign_file
+from coupons.services import import_campaign
 from models import AuditEntry, Role, Staff
 from tests.console.conftest import StaffFactory, csrf_token
 
@@ -48,6 +50,9 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "console.toggle_active": ("POST", "/admin/staff/{other}/active", P.STAFF),
     "console.staff_facilities": ("POST", "/admin/staff/{other}/facilities", P.STAFF),
     "console.end_staff_sessions": ("POST", "/admin/staff/{other}/sessions/end", P.STAFF),
+    "coupons_admin.index": ("GET", "/admin/coupons/", P.COUPONS_MANAGE),
+    "coupons_admin.new": ("POST", "/admin/coupons/new", P.COUPONS_MANAGE),
+    "coupons_admin.edit": ("POST", "/admin/coupons/{campaign}", P.COUPONS_MANAGE),
 }
 
 
@@ -57,6 +62,26 @@ def test_every_console_route_has_a_rule(app: Flask) -> None:
     for endpoint, (_method, _path, permission) in EXPECTED.items():
         view = app.view_functions[endpoint]
         assert getattr(view, PERMISSION_ATTRIBUTE) == permission, endpoint
+
+
+def make_campaign(app: Flask) -> int:
+    """A campaign to open in the matrix (its id)."""
+    spec = read_campaign_file(
+        """
+        [campaign]
+        code = "matrix"
+        name = { ja = "検査", en = "Matrix" }
+        benefit = { ja = "無料", en = "Free" }
+        starts = 2030-01-01
+        ends = 2030-12-31
+        facilities = ["museum"]
+        [[facilities]]
+        code = "museum"
+        name = { ja = "美術館", en = "Museum" }
+        """
+    )
+    with app.extensions["db"].unit_of_work() as session:
+        return import_campaign(session, spec).campaign.id
 
 
 def request(client: FlaskClient, method: str, path: str) -> int:
@@ -74,12 +99,13 @@ def test_role_matrix(
     signed_in: Callable[..., Staff],
 ) -> None:
     other = staff_factory(Role.VIEWER)
+    campaign = make_campaign(app)
     me = signed_in(role) if role else None
     granted = ROLE_PERMISSIONS[role] if role else frozenset()
     for endpoint, (method, template, permission) in EXPECTED.items():
         if endpoint == "console_auth.sign_out":
             continue  # would end the session mid-matrix; covered below
-        path = template.format(other=other.id)
+        path = template.format(other=other.id, campaign=campaign)
         status = request(client, method, path)
         if permission is None:
             expected = {200, 302}

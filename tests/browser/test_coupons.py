@@ -1,0 +1,212 @@
+"""Verifying a My Number card holder in a real browser, against the local OpenID provider,
+with axe-core's WCAG 2.2 A/AA checks of every coupon page on the way.
+
+The app is served on a port chosen first, so that its public URL (and the redirect URI
+registered with the provider) is the served one: the browser really leaves for the
+provider's consent page and is really sent back. The pages' content policy is enforced by
+chromium, so a form or redirect it would block fails the test (``browser_errors``).
+Screenshots land in tests/artifacts/ (coupons-*.png).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from joserfc.jwk import RSAKey
+from playwright.sync_api import Page, expect
+from sqlalchemy import delete
+
+import models
+from bot import create_app
+from bot.console.users import create_staff
+from bot.residents import lock_resident, record_follow
+from bot.residentweb.links import signed_url
+from coupons.campaigns import TOKYO, read_campaign_file
+from coupons.services import import_campaign, issue_verification
+from coupons.verification import load_private_key, public_jwks
+from models import Facility, Role
+from models.base import utcnow
+from models.coupons import Verification
+from simulator.oidc import RunningProvider, start_provider
+from simulator.server import RunningPlatform, ServedApp
+from tests.browser import screenshot
+from tests.browser.axe import assert_accessible
+from tests.browser.test_console import sign_in
+from tests.coupons.conftest import CAMPAIGN, CLIENT_ID, PERSON_SECRET
+from tests.support import PASSWORD, app_settings
+
+
+@dataclass(frozen=True)
+class _CouponsLive:
+    app: Flask
+    url: str
+    provider: RunningProvider
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def coupons_live(database_url: str, platform: RunningPlatform) -> Iterator[_CouponsLive]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    key = RSAKey.generate_key(2048)
+    pem = key.as_pem(private=True).decode()
+    provider = start_provider()
+    provider.state.register_client(
+        CLIENT_ID, public_jwks(load_private_key(pem)), (f"{url}/r/coupons/callback",)
+    )
+    app = create_app(
+        app_settings(
+            database_url,
+            platform.url,
+            PUBLIC_BASE_URL=url,
+            COUPONS_OIDC_ISSUER=provider.state.issuer,
+            COUPONS_OIDC_CLIENT_ID=CLIENT_ID,
+            COUPONS_OIDC_PRIVATE_KEY=pem,
+            COUPONS_PERSON_SECRET=PERSON_SECRET,
+        )
+    )
+    with ServedApp(app, port=port, name="coupons-live"):
+        yield _CouponsLive(app, url, provider)
+    provider.shutdown()
+    app.extensions["line"].close()
+    app.extensions["db"].dispose()
+
+
+@pytest.fixture
+def live(coupons_live: _CouponsLive, platform: RunningPlatform) -> Iterator[_CouponsLive]:
+    yield coupons_live
+    with coupons_live.app.extensions["db"].unit_of_work() as session:
+        for table in reversed(models.Base.metadata.sorted_tables):
+            session.execute(delete(table))
+    coupons_live.provider.state.reset()
+    platform.state.reset()
+
+
+def one_time_link(live: _CouponsLive, platform: RunningPlatform) -> str:
+    """An open campaign, a resident who follows the account, and the link クーポン sends."""
+    today = utcnow().astimezone(TOKYO).date()
+    text = CAMPAIGN.format(
+        code="pilot",
+        uses=3,
+        starts=(today - timedelta(days=1)).isoformat(),
+        ends=(today + timedelta(days=30)).isoformat(),
+        extra='[campaign.eligibility]\nprefecture = "群馬県"',
+    )
+    user = platform.state.add_user(display_name="県民 太郎", language="ja")
+    platform.state.set_friend(user.user_id, True)
+    app = live.app
+    with app.extensions["db"].unit_of_work() as session:
+        import_campaign(session, read_campaign_file(text))
+        resident = lock_resident(session, user.user_id)
+        record_follow(resident, is_unblocked=False, at=utcnow())
+        issued = issue_verification(
+            session, resident, now=utcnow(), lifetime=timedelta(minutes=10), per_hour=5
+        )
+        assert isinstance(issued, Verification)
+        verification = issued.id
+    with app.app_context():
+        return signed_url(
+            "coupons_resident.verify",
+            purpose="coupon-verify",
+            expires_in=timedelta(minutes=10),
+            verification=verification,
+        )
+
+
+def test_a_resident_verifies_in_a_real_browser(
+    page: Page, live: _CouponsLive, platform: RunningPlatform, browser_errors: list[str]
+) -> None:
+    page.goto(one_time_link(live, platform))
+    expect(page.get_by_role("heading", name="マイナンバーカードで本人確認")).to_be_visible()
+    expect(
+        page.get_by_text("住所：お住まいの確認のため、都道府県だけを保存します。")
+    ).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "coupons-verify")
+
+    page.get_by_role("button", name="本人確認に進む").click()
+    assert page.url.startswith(f"{live.provider.state.issuer}/authorize?")
+    provider_page = "マイナンバーカードで本人確認（開発用のプロバイダー）"
+    expect(page.get_by_role("heading", name=provider_page)).to_be_visible()
+    page.get_by_label("群馬 太郎（前橋市、1985年生まれ）").check()
+    page.get_by_role("button", name="同意する / Allow").click()
+
+    expect(page.get_by_role("heading", name="本人確認ができました")).to_be_visible()
+    expect(page.get_by_text("残り 3回（3回中）")).to_be_visible()
+    assert page.url.startswith(f"{live.url}/r/coupons/result/")
+    assert_accessible(page)
+    screenshot(page, "coupons-verified")
+
+    page.get_by_role("link", name="クーポンを表示").click()
+    expect(page.get_by_role("heading", name="県有施設無料クーポン")).to_be_visible()
+    expect(page.get_by_text("群馬県高崎市綿貫町992-1")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "coupons-coupon")
+    assert browser_errors == []
+
+
+def test_a_declined_verification_shows_what_to_do(
+    page: Page, live: _CouponsLive, platform: RunningPlatform, browser_errors: list[str]
+) -> None:
+    page.goto(one_time_link(live, platform))
+    page.get_by_role("button", name="本人確認に進む").click()
+    page.get_by_role("button", name="同意しない / Deny").click()
+    expect(page.get_by_role("heading", name="本人確認が取り消されました")).to_be_visible()
+    expect(page.get_by_text("エラーコード: consent_denied")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "coupons-declined")
+
+    page.go_back()
+    page.go_back()  # the explanation page again: its link is spent now
+    page.reload()
+    expect(page.get_by_role("heading", name="このリンクは使えません")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "coupons-link-used")
+    assert [e for e in browser_errors if "410" not in e] == []
+
+
+def test_an_admin_makes_a_campaign_in_a_real_browser(
+    page: Page, live: _CouponsLive, browser_errors: list[str]
+) -> None:
+    with live.app.extensions["db"].unit_of_work() as session:
+        session.add(Facility(code="museum", name_ja="県立近代美術館", name_en="Museum"))
+        create_staff(
+            session,
+            email="admin@pref.example.jp",
+            display_name="管理者",
+            password=PASSWORD,
+            roles={Role.ADMIN},
+        )
+    sign_in(page, live.url, "admin@pref.example.jp")
+    page.get_by_role("link", name="クーポン").click()
+    expect(page.get_by_role("heading", name="クーポンのキャンペーン")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="新しいキャンペーン").click()
+    page.get_by_label("コード").fill("autumn")
+    page.get_by_label("名称（日本語）").fill("秋のクーポン")
+    page.get_by_label("開始日時（日本時間）").fill("2030-10-01T09:00")
+    page.get_by_label("終了日時（日本時間。この日時まで使えます）").fill("2030-09-01T09:00")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("開始日時より後にしてください")).to_be_visible()
+    assert_accessible(page)  # the form with its problems at their fields
+    screenshot(page, "coupons-console-form-errors")
+    page.get_by_label("名称（英語）").fill("Autumn coupons")
+    page.get_by_label("特典（日本語）").fill("入館無料")
+    page.get_by_label("特典（英語）").fill("Free entry")
+    page.get_by_label("終了日時（日本時間。この日時まで使えます）").fill("2030-11-30T17:00")
+    page.get_by_label("県立近代美術館").check()
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_text("キャンペーンを保存しました。")).to_be_visible()
+    expect(page.get_by_role("link", name="秋のクーポン")).to_be_visible()
+    screenshot(page, "coupons-console-list")
+    assert browser_errors == []
