@@ -61,11 +61,12 @@ def console_page(error: HTTPException) -> ResponseReturnValue:
             "and try again."
         ),
     }
+    message = getattr(error, "page_message", None) or messages.get(code)
     body = render_template(
         "console/error.html",
         code=code,
         title=error.name,
-        message=messages.get(code, _("Something went wrong.")),
+        message=message or _("Something went wrong."),
     )
     return Response(body, status=code, mimetype="text/html")
 

@@ -1,25 +1,49 @@
-"""Console forms (Flask-WTF: every form carries a CSRF token)."""
+"""Console forms: each is a :class:`ConsoleForm` (Flask-WTF: a CSRF token; and no control
+characters in any field, checked before the field's own validators)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    EmailField,
+    Field,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
 from bot.console.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from bot.inputs import NoControlCharacters
 from models import Role
 
 
-class SignInForm(FlaskForm):
+class ConsoleForm(FlaskForm):
+    """The base of every console form: control characters are refused in every field (tab
+    and line breaks are allowed in multi-line ones), before any other validator runs."""
+
+    class Meta(FlaskForm.Meta):
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Field:
+            field: Field = super().bind_field(form, unbound_field, options)
+            multiline = isinstance(field, TextAreaField)
+            field.validators = [NoControlCharacters(multiline=multiline), *field.validators]
+            return field
+
+
+class SignInForm(ConsoleForm):
     """Email and password."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
-class TotpForm(FlaskForm):
+class TotpForm(ConsoleForm):
     """A six-digit code from the authenticator app."""
 
     code = StringField(_l("Code"), validators=[DataRequired(), Regexp(r"^\s*\d{6}\s*$")])
@@ -32,7 +56,7 @@ def new_password_field() -> PasswordField:
     )
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(ConsoleForm):
     """Change one's own password."""
 
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
@@ -40,7 +64,7 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(_l("New password again"), validators=[DataRequired(), EqualTo("new")])
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(ConsoleForm):
     """The console's language for this person."""
 
     language = SelectField(
@@ -48,7 +72,7 @@ class LanguageForm(FlaskForm):
     )
 
 
-class StaffForm(FlaskForm):
+class StaffForm(ConsoleForm):
     """A new staff member (admins)."""
 
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
@@ -59,11 +83,11 @@ class StaffForm(FlaskForm):
     password = new_password_field()
 
 
-class FacilitiesForm(FlaskForm):
+class FacilitiesForm(ConsoleForm):
     """The facilities a staff member works at (admins); the choices are set by the view."""
 
     facilities = SelectMultipleField(_l("Facilities"), coerce=int)
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(ConsoleForm):
     """A form with only its CSRF token (sign-out, deactivate, ...)."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,12 +16,19 @@ from sqlalchemy.orm import Session
 from bot.console.facilities import link_facilities
 from bot.console.roles import Permission, permissions_of
 from bot.db import Database
+from bot.inputs import normalise_email
 from models import Facility, Role, Staff, StaffRole
 from models.base import utcnow
 
-#: Failed sign-ins in a row before the account locks, and for how long.
+if TYPE_CHECKING:
+    from bot.console.throttle import AddressGuard
+
+#: Password checks for one e-mail from one client address before that address is refused
+#: for it, and for how long (``bot.console.throttle``, counter 2).
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
+#: Checks of one account from any address before the account locks for everyone (counter 3).
+MAX_FAILED_SIGN_INS_ANY_ADDRESS = 50
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
@@ -113,76 +121,168 @@ def password_matches(staff: Staff | None, password: str) -> bool:
 
 
 def find_staff(session: Session, email: str) -> Staff | None:
-    """The staff member with this email (case-insensitive), if any."""
-    return session.scalars(select(Staff).where(Staff.email == email.strip().lower())).first()
+    """The staff member with this email (compared normalised: ``bot.inputs.normalise_email``)."""
+    return session.scalars(select(Staff).where(Staff.email == normalise_email(email))).first()
 
 
-def _reserve_check(db: Database, staff_id: int, now: datetime) -> int | None:
-    """Count a password check against the account before it is made, in a transaction of its
-    own (committed before the slow hash check, so parallel sign-ins see it).
+def _reserve_check(session: Session, staff_id: int, now: datetime) -> int | None:
+    """Count a password check against the account (counter 3) before it is made.
 
-    :return: this check's number in the lock window (1 to ``MAX_FAILED_SIGN_INS``), or None
-        when the account is locked or as many checks are already counted.
+    Sign-in counts in a transaction of its own, committed before the slow hash check, so
+    parallel sign-ins see it. A signed-in request counts in its own transaction: the row
+    stays locked until it commits, so the account's parallel requests wait for the count.
+
+    :return: this check's number in the lock window (1 to
+        ``MAX_FAILED_SIGN_INS_ANY_ADDRESS``), or None when the account is locked or as many
+        checks are already counted.
     """
     expired = and_(Staff.locked_until.is_not(None), Staff.locked_until <= now)
-    with db.unit_of_work() as session:
-        return session.execute(
-            update(Staff)
-            .where(
-                Staff.id == staff_id,
-                or_(
-                    expired,
-                    and_(Staff.locked_until.is_(None), Staff.failed_logins < MAX_FAILED_SIGN_INS),
+    return session.execute(
+        update(Staff)
+        .where(
+            Staff.id == staff_id,
+            or_(
+                expired,
+                and_(
+                    Staff.locked_until.is_(None),
+                    Staff.failed_logins < MAX_FAILED_SIGN_INS_ANY_ADDRESS,
                 ),
-            )
-            .values(
-                failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
-                locked_until=case((expired, None), else_=Staff.locked_until),
-            )
-            .returning(Staff.failed_logins)
-            .execution_options(synchronize_session=False)
-        ).scalar()
+            ),
+        )
+        .values(
+            failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
+            locked_until=case((expired, None), else_=Staff.locked_until),
+        )
+        .returning(Staff.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+
+
+def _lock(session: Session, staff_id: int, now: datetime) -> None:
+    """Lock the account for every address (counter 3 is full)."""
+    session.execute(
+        update(Staff)
+        .where(Staff.id == staff_id)
+        .values(locked_until=now + LOCKOUT, failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _check(
+    count: Callable[[], int | None],
+    lock: Callable[[], None],
+    staff: Staff,
+    subject: str,
+    password: str,
+    guard: AddressGuard,
+) -> str | None:
+    """Make one counted password check of an account.
+
+    :param count: counts the check against the account (``_reserve_check``).
+    :param lock: locks the account (``_lock``).
+    :return: why it was refused (``invalid`` or ``locked``), or None when it matched.
+    """
+    number = count()
+    if number is None:
+        password_matches(None, password)  # a locked account answers in a check's time too
+        return "locked"
+    if password_matches(staff, password) and staff.active:
+        guard.forget(subject)
+        return None
+    if number >= MAX_FAILED_SIGN_INS_ANY_ADDRESS:
+        lock()
+        return "locked"
+    return _failure(guard, subject)
+
+
+def _failure(guard: AddressGuard, subject: str) -> str:
+    """A wrong password's answer: ``locked`` once this address has no check left."""
+    return "locked" if guard.exhausted(subject) else "invalid"
+
+
+def _subject(email: str, staff: Staff | None) -> str:
+    """What counter 2 counts checks of: the e-mail as typed (normalised), and for an account
+    its password hash too, so that a new password (a reset) starts a fresh count."""
+    return email if staff is None else f"{email}\n{staff.password_hash}"
 
 
 def authenticate(
-    db: Database, session: Session, email: str, password: str, *, now: datetime
+    db: Database,
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    now: datetime,
+    guard: AddressGuard,
 ) -> Staff:
-    """Check a sign-in and update the failure counter and lockout.
+    """Check a sign-in, counting it (``bot.console.throttle``: per e-mail and client address,
+    and per account from any address) before the password is checked.
 
-    Every password check is counted before it is made, atomically: whatever the number of
-    parallel attempts, an account gets at most ``MAX_FAILED_SIGN_INS`` checks per lock window,
-    and once locked every attempt is refused (the right password too) until the window ends.
+    Unknown e-mail addresses are counted like accounts and every answer costs one password
+    hash, so nothing tells an account from a typo: the same answers, in the same time. Once
+    an address has made ``MAX_FAILED_SIGN_INS`` checks for an e-mail, or the account has had
+    ``MAX_FAILED_SIGN_INS_ANY_ADDRESS`` from anywhere, attempts are refused (the right
+    password too) until the window ends, however many run in parallel.
 
-    :param db: the database (the counter is written in transactions of its own).
+    :param db: the database (sign-in counts in transactions of its own).
     :param session: the request's session, in which the staff member is returned.
+    :param guard: the client address's counter.
     :return: the staff member (the second factor, if on, is still to be checked).
     :raises SignInError: ``invalid`` (unknown email, wrong password, inactive) or
-        ``locked`` (too many failures; ``staff.locked_until`` says until when).
+        ``locked`` (too many failures).
     """
+    email = normalise_email(email)
     # The request's session is used last: on SQLite its first statement takes the write
     # lock, which the counter's own transactions must not wait for.
     with db.reading() as reader:
         found = find_staff(reader, email)
+    subject = _subject(email, found)
+    if not guard.reserve(subject):
+        password_matches(None, password)
+        raise SignInError("locked", None if found is None else session.get(Staff, found.id))
     if found is None:
         password_matches(None, password)  # the same time as a real check
-        raise SignInError("invalid")
-    number = _reserve_check(db, found.id, now)
-    if number is None:
-        raise SignInError("locked", session.get(Staff, found.id))
-    if not password_matches(found, password) or not found.active:
-        if number >= MAX_FAILED_SIGN_INS:
-            with db.unit_of_work() as writer:
-                writer.execute(
-                    update(Staff)
-                    .where(Staff.id == found.id)
-                    .values(locked_until=now + LOCKOUT, failed_logins=0)
-                )
-            raise SignInError("locked", session.get(Staff, found.id))
-        raise SignInError("invalid", session.get(Staff, found.id))
+        raise SignInError(_failure(guard, subject))
+
+    def count() -> int | None:
+        with db.unit_of_work() as counter:
+            return _reserve_check(counter, found.id, now)
+
+    def lock() -> None:
+        with db.unit_of_work() as writer:
+            _lock(writer, found.id, now)
+
+    refused = _check(count, lock, found, subject, password, guard)
+    if refused:
+        raise SignInError(refused, session.get(Staff, found.id))
     staff = session.get_one(Staff, found.id)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     return staff
+
+
+def confirm_password(
+    session: Session, staff: Staff, password: str, *, now: datetime, guard: AddressGuard
+) -> None:
+    """Check a signed-in person's password again (to change it), counted like a sign-in.
+
+    :param session: the request's session (the count commits with the request).
+    :raises SignInError: ``invalid`` or ``locked``, as :func:`authenticate`.
+    """
+    subject = _subject(staff.email, staff)
+    if not guard.reserve(subject):
+        password_matches(None, password)
+        raise SignInError("locked", staff)
+    refused = _check(
+        lambda: _reserve_check(session, staff.id, now),
+        lambda: _lock(session, staff.id, now),
+        staff,
+        subject,
+        password,
+        guard,
+    )
+    if refused:
+        raise SignInError(refused, staff)
 
 
 def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
@@ -226,7 +326,7 @@ def create_staff(
     """
     if not roles:
         raise ValueError("a staff member needs at least one role")
-    email = email.strip().lower()
+    email = normalise_email(email)
     if find_staff(session, email) is not None:
         raise ValueError(f"{email} already has an account")
     staff = Staff(
