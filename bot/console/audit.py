@@ -1,8 +1,8 @@
 """The audit log: who did what to which object and when.
 
 Every sign-in, failure, lockout, refusal and every create/update/delete/approve/send/redeem/
-export is recorded with :func:`record`. Entries never hold residents' personal data or
-message text.
+export is recorded with :func:`record`, with the request's client address and browser.
+Entries never hold residents' personal data or message text.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from bot.inputs import escape_control_characters
 from bot.residentweb import is_resident_path
 from models import AuditEntry
 
@@ -51,7 +52,14 @@ def record(
         object_type=object_type,
         object_id=None if object_id is None else str(object_id)[:64],
         detail=detail or {},
-        remote_addr=request.remote_addr if in_request else None,
+        remote_addr=_header_text(request.remote_addr, 64) if in_request else None,
+        user_agent=_header_text(request.headers.get("User-Agent"), 256) if in_request else None,
     )
     session.add(entry)
     return entry
+
+
+def _header_text(given: str | None, limit: int) -> str | None:
+    """What a client sent (its address through the proxies, its browser) as the log keeps
+    it: control characters escaped (PostgreSQL refuses NUL), at most ``limit`` long."""
+    return escape_control_characters(given)[:limit] if given else None

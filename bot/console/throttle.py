@@ -107,7 +107,8 @@ def init_app(app: Flask, *, max_checks: int, window_minutes: int) -> None:
     from bot.console import auth
 
     uri = storage_uri(app)
-    if uri.startswith("memory:") and app.config["MADOGUCHI_ENV"] == "production":
+    production = app.config["MADOGUCHI_ENV"] == "production" and not app.config.get("TESTING")
+    if uri.startswith("memory:") and production:
         logger.warning(
             "sign-in throttling counts in memory, per process: with several processes set "
             "RATELIMIT_STORAGE_URI or REDIS_URL (docs/security.md)"

@@ -421,7 +421,10 @@ def test_development_mode_has_no_public_session_key(
     )
     with app.extensions["db"].unit_of_work() as session:
         admin = users.create_staff(
-            session, email="admin@pref.example.jp", display_name="admin", password=PASSWORD,
+            session,
+            email="admin@pref.example.jp",
+            display_name="admin",
+            password=PASSWORD,
             roles={Role.ADMIN},
         )
     client = app.test_client()
