@@ -9,13 +9,14 @@ import pyotp
 from flask import Flask, abort, flash, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
 from bot.console import console_blueprint
 from bot.console.audit import record
 from bot.console.forms import EmptyForm, LanguageForm, PasswordForm, TotpForm
 from bot.console.roles import Permission, requires
-from bot.console.users import password_matches, set_password
+from bot.console.throttle import throttle
+from bot.console.users import SignInError, confirm_password, set_password
 from bot.work import request_session
 from models import Role, Staff
 from models.base import utcnow
@@ -77,11 +78,31 @@ def change_password() -> ResponseReturnValue:
             "error",
         )
         return redirect(url_for(".show"))
-    if not password_matches(staff, form.current.data or ""):
-        flash(_("The current password is wrong."), "error")
-        return redirect(url_for(".show"))
     now = utcnow()
-    set_password(staff, form.new.data or "", now=now)
+    db = request_session()
+    try:  # counted like a sign-in: someone at an unlocked screen cannot guess on
+        confirm_password(db, staff, form.current.data or "", now=now, guard=throttle().guard())
+    except SignInError as error:
+        locked = error.reason == "locked"
+        record(
+            db,
+            "signin.locked" if locked else "staff.password_change_failed",
+            object_type="staff",
+            object_id=staff.id,
+            detail={"step": "password_change"},
+        )
+        if not locked:
+            flash(_("The current password is wrong."), "error")
+            return redirect(url_for(".show"))
+        logout_user()  # too many wrong passwords: this session ends too
+        session.clear()
+        flash(_("Too many failed attempts. Sign-in is locked for 15 minutes."), "error")
+        return redirect(url_for("console_auth.sign_in"))
+    try:
+        set_password(staff, form.new.data or "", now=now)
+    except ValueError as error:  # a common password, or one made of the e-mail or name
+        flash(str(error), "error")
+        return redirect(url_for(".show"))
     record(request_session(), "staff.password_change", object_type="staff", object_id=staff.id)
     session["signed_in_at"] = time.time()  # this session stays valid
     flash(_("Your password has been changed."), "info")

@@ -78,7 +78,7 @@ def _refused(error: SignInError, email: str, template: str, form: Any) -> Respon
         detail=None if is_email(label) else {"not_an_email": True},
     )
     if error.reason == "locked":
-        flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
+        flash(_("Too many failed attempts. Sign-in is locked for 15 minutes."), "error")
     else:
         flash(_("The email or the password is wrong."), "error")
     return render_template(template, form=form), 401

@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.console.facilities import link_facilities
+from bot.console.passwords import check_new_password
 from bot.console.roles import Permission, permissions_of
 from bot.db import Database
 from bot.inputs import normalise_email
@@ -103,11 +104,26 @@ def hash_password(password: str) -> str:
 
     :raises ValueError: the password is shorter than 12 or longer than 256 characters.
     """
+    _check_length(password)
+    return _hasher.hash(password)
+
+
+def _check_length(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ValueError(
             f"passwords have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
-    return _hasher.hash(password)
+
+
+def hash_new_password(password: str, *, email: str, name: str) -> str:
+    """Argon2id hash of a password a person chose: long enough, not common or leaked, not
+    made of their e-mail or name (``bot.console.passwords``).
+
+    :raises ValueError: the length is wrong, or :class:`WeakPassword` with the reason.
+    """
+    _check_length(password)
+    check_new_password(password, email=email, name=name)
+    return hash_password(password)
 
 
 def password_matches(staff: Staff | None, password: str) -> bool:
@@ -283,6 +299,12 @@ def confirm_password(
     )
     if refused:
         raise SignInError(refused, staff)
+    session.execute(
+        update(Staff)
+        .where(Staff.id == staff.id)
+        .values(failed_logins=0)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
@@ -302,9 +324,9 @@ def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
 def set_password(staff: Staff, password: str, *, now: datetime) -> None:
     """Change the password, unlock, and end every session started before now.
 
-    :raises ValueError: the password is too short or too long.
+    :raises ValueError: the password is too short or too long, or weak (``WeakPassword``).
     """
-    staff.password_hash = hash_password(password)
+    staff.password_hash = hash_new_password(password, email=staff.email, name=staff.display_name)
     staff.failed_logins = 0
     staff.locked_until = None
     staff.sessions_valid_from = now
@@ -329,10 +351,11 @@ def create_staff(
     email = normalise_email(email)
     if find_staff(session, email) is not None:
         raise ValueError(f"{email} already has an account")
+    display_name = display_name.strip() or email
     staff = Staff(
         email=email,
-        display_name=display_name.strip() or email,
-        password_hash=hash_password(password),
+        display_name=display_name,
+        password_hash=hash_new_password(password, email=email, name=display_name),
         roles=[StaffRole(role=r) for r in sorted(roles)],
         sessions_valid_from=utcnow(),
     )

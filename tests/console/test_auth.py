@@ -435,3 +435,26 @@ def test_development_mode_has_no_public_session_key(
     trusted = app.test_client()
     trusted.set_cookie("madoguchi_session", forged_cookie(trusted, app.config["SECRET_KEY"], admin))
     assert trusted.get("/admin/staff").status_code == 200
+
+
+def test_wrong_current_passwords_count_like_sign_ins(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
+    staff = signed_in(Role.EDITOR)
+    change = {"current": "not my password", "new": "plum kettle orbit lantern", "confirm": ""}
+    change["confirm"] = change["new"]
+    for _ in range(MAX_FAILED_SIGN_INS - 1):
+        refused = post_form(client, "/admin/account/password", change)
+        assert refused.headers["Location"] == "/admin/account"
+    assert client.get("/admin/account").status_code == 200  # still signed in
+    last = post_form(client, "/admin/account/password", change)
+    assert last.headers["Location"] == "/admin/signin"
+    assert "ロック" in client.get("/admin/signin").get_data(as_text=True)
+    assert client.get("/admin/account").status_code == 302  # the session ended
+    assert actions(app)[1:] == [
+        *["staff.password_change_failed"] * (MAX_FAILED_SIGN_INS - 1),
+        "signin.locked",
+    ]
+    assert sign_in(app.test_client(), staff.email).status_code == 401  # this address: locked
+    assert sign_in(client_at(app, "192.0.2.1"), staff.email).status_code == 302
+    assert users.password_matches(reload(app, staff), PASSWORD)  # nothing was changed
