@@ -92,12 +92,14 @@ class NoControlCharacters:
     def __init__(self, *, multiline: bool = False) -> None:
         self.multiline = multiline
 
+    #: The field's error (translated when shown).
+    message = _l("Control characters (such as line breaks) are not allowed here.")
+
     def __call__(self, form: Any, field: Any) -> None:
         typed = [value for value in field.raw_data or () if isinstance(value, str)]
         if any(has_control_characters(value, multiline=self.multiline) for value in typed):
-            raise StopValidation(
-                str(_l("Control characters (such as line breaks) are not allowed here."))
-            )
+            field.refused_control_characters = True
+            raise StopValidation(str(self.message))
 
 
 def init_app(app: Flask) -> None:

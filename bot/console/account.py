@@ -71,7 +71,8 @@ def change_password() -> ResponseReturnValue:
     staff = _me()
     if not form.validate_on_submit():
         flash(
-            _(
+            form.control_error()
+            or _(
                 "Check the form: the new password needs at least 12 characters and must be "
                 "typed the same twice."
             ),
@@ -114,7 +115,9 @@ def change_password() -> ResponseReturnValue:
 def change_language() -> ResponseReturnValue:
     """Switches the console language."""
     form = LanguageForm()
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        flash(form.control_error() or _("Choose a language from the list."), "error")
+    else:
         staff = _me()
         staff.language = form.language.data or "ja"
         record(
@@ -139,7 +142,7 @@ def enable_totp() -> ResponseReturnValue:
         and secret
         and pyotp.TOTP(secret).verify((form.code.data or "").strip(), valid_window=1)
     ):
-        flash(_("The code is not right. Try the current code."), "error")
+        flash(form.control_error() or _("The code is not right. Try the current code."), "error")
         return redirect(url_for(".show"))
     staff.totp_secret = secret
     session.pop("totp_enrolling", None)

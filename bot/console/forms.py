@@ -35,6 +35,11 @@ class ConsoleForm(FlaskForm):
             field.validators = [NoControlCharacters(multiline=multiline), *field.validators]
             return field
 
+    def control_error(self) -> str | None:
+        """The error to show when a field held control characters (after ``validate``)."""
+        refused = any(getattr(field, "refused_control_characters", False) for field in self)
+        return str(NoControlCharacters.message) if refused else None
+
 
 class SignInForm(ConsoleForm):
     """Email and password."""

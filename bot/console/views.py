@@ -246,7 +246,11 @@ def staff_facilities(staff_id: int) -> ResponseReturnValue:
     form = FacilitiesForm()
     form.facilities.choices = [(f.id, f.code) for f in facilities]
     if not form.validate_on_submit():
-        flash(_("The facilities were not changed: choose them from the list."), "error")
+        flash(
+            form.control_error()
+            or _("The facilities were not changed: choose them from the list."),
+            "error",
+        )
         return redirect(url_for(".staff"))
     chosen = [f for f in facilities if f.id in set(form.facilities.data or [])]
     link_facilities(person, chosen)
