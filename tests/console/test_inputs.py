@@ -183,7 +183,8 @@ def test_every_console_form_is_a_console_form() -> None:
     import bot.console.forms
 
     def subclasses(cls: type) -> set[type]:
-        return {sub for child in cls.__subclasses__() for sub in (child, *subclasses(child))}
+        children: list[type] = cls.__subclasses__()
+        return {sub for child in children for sub in (child, *subclasses(child))}
 
     ours = {
         form
