@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.strategies import RateLimiter
 
@@ -92,6 +92,11 @@ def throttle(app: Flask | None = None) -> Throttle:
     return found
 
 
+def _breached(limit: RequestLimit) -> None:
+    """Say that an address is being throttled (not which: addresses stay out of the logs)."""
+    logger.warning("sign-in throttled at %s (%s)", request.endpoint, limit.limit)
+
+
 def storage_uri(app: Flask) -> str:
     """Where the counts live: the configured URI, else ``REDIS_URL``, else memory."""
     return str(
@@ -120,6 +125,7 @@ def init_app(app: Flask, *, max_checks: int, window_minutes: int) -> None:
         strategy="moving-window",
         headers_enabled=True,
         key_prefix="madoguchi",
+        on_breach=_breached,
     )
     limiter.limit(app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])(auth.bp)
     checks = RateLimitItemPerMinute(max_checks, window_minutes)
