@@ -145,8 +145,9 @@ def _reserve_check(session: Session, staff_id: int, now: datetime) -> int | None
     """Count a password check against the account (counter 3) before it is made.
 
     Sign-in counts in a transaction of its own, committed before the slow hash check, so
-    parallel sign-ins see it. A signed-in request counts in its own transaction: the row
-    stays locked until it commits, so the account's parallel requests wait for the count.
+    parallel sign-ins see it. A signed-in request (the password form) counts in the
+    request's transaction: the row stays locked until it commits, so the account's parallel
+    requests wait for the count.
 
     :return: this check's number in the lock window (1 to
         ``MAX_FAILED_SIGN_INS_ANY_ADDRESS``), or None when the account is locked or as many

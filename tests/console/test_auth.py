@@ -16,7 +16,14 @@ from sqlalchemy import select
 from bot.console import users
 from bot.console.users import MAX_FAILED_SIGN_INS
 from models import AuditEntry, Role, Staff
-from tests.console.conftest import PASSWORD, StaffFactory, csrf_token, post_form, sign_in
+from tests.console.conftest import (
+    PASSWORD,
+    StaffFactory,
+    add_staff,
+    csrf_token,
+    post_form,
+    sign_in,
+)
 
 
 def actions(app: Flask) -> list[str]:
@@ -132,14 +139,7 @@ def test_parallel_guesses_get_five_checks_and_then_the_lock_holds(
 ) -> None:
     # Counter 1 (per address) lifted: this is about the checks counter 2 allows.
     app = make_app(SIGN_IN_LIMIT_PER_ADDRESS="1000 per minute")
-    with app.extensions["db"].unit_of_work() as session:
-        staff = users.create_staff(
-            session,
-            email="boss@pref.example.jp",
-            display_name="boss",
-            password=PASSWORD,
-            roles={Role.ADMIN},
-        )
+    staff = add_staff(app, Role.ADMIN, email="boss@pref.example.jp")
     checked = count_checks(monkeypatch)
     statuses = guess_in_parallel(app, staff.email, ["127.0.0.1"] * 40)
     assert len(checked) <= MAX_FAILED_SIGN_INS
@@ -419,14 +419,7 @@ def test_development_mode_has_no_public_session_key(
         LINE_CHANNEL_SECRET="",
         LINE_CHANNEL_ACCESS_TOKEN="",
     )
-    with app.extensions["db"].unit_of_work() as session:
-        admin = users.create_staff(
-            session,
-            email="admin@pref.example.jp",
-            display_name="admin",
-            password=PASSWORD,
-            roles={Role.ADMIN},
-        )
+    admin = add_staff(app, Role.ADMIN, email="admin@pref.example.jp")
     client = app.test_client()
     old_key = "madoguchi-development-only"
     client.set_cookie("madoguchi_session", forged_cookie(client, old_key, admin))

@@ -15,24 +15,15 @@ from bot import create_app
 from bot.console.throttle import storage_uri, throttle
 from models import AuditEntry, Role
 from simulator.server import RunningPlatform
-from tests.console.conftest import StaffFactory, csrf_token, sign_in
-from tests.support import PASSWORD, app_settings
+from tests.console.conftest import add_staff, csrf_token, sign_in
+from tests.support import app_settings
 
 
 def test_an_address_over_its_limit_gets_a_japanese_page_and_others_sign_in(
-    make_app: Callable[..., Flask], staff_factory: StaffFactory
+    make_app: Callable[..., Flask],
 ) -> None:
     app = make_app(SIGN_IN_LIMIT_PER_ADDRESS="3 per minute")
-    from bot.console.users import create_staff
-
-    with app.extensions["db"].unit_of_work() as session:
-        staff = create_staff(
-            session,
-            email="desk@pref.example.jp",
-            display_name="窓口",
-            password=PASSWORD,
-            roles={Role.VIEWER},
-        )
+    staff = add_staff(app, Role.VIEWER, email="desk@pref.example.jp")
     noisy = app.test_client()
     noisy.environ_base["REMOTE_ADDR"] = "198.51.100.9"
     for n in range(3):
