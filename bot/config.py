@@ -62,6 +62,17 @@ def positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _rate_problem(rule: str) -> str | None:
+    """A setting check: a rate limit in Flask-Limiter's notation (``20 per minute; ...``)."""
+    from limits import parse_many  # the throttling library's own parser
+
+    try:
+        parse_many(rule)
+    except ValueError:
+        return "must be rate limits such as '20 per minute; 200 per hour'"
+    return None
+
+
 #: Every setting madoguchi reads, in README order.
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -254,7 +265,7 @@ SETTINGS: tuple[Setting, ...] = (
         "20 per minute; 200 per hour",
         str,
         "Sign-in form posts accepted from one client address (then 429).",
-        lambda rule: _rate_problem(rule),
+        _rate_problem,
     ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level."),
     Setting(
@@ -271,17 +282,6 @@ _REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_AC
 #: ``postgresql://``, which means psycopg2): madoguchi's driver is psycopg 3.
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 POSTGRES_SCHEME = "postgresql+psycopg://"
-
-
-def _rate_problem(rule: str) -> str | None:
-    """A setting check: a rate limit in Flask-Limiter's notation (``20 per minute; ...``)."""
-    from limits import parse_many  # the throttling library's own parser
-
-    try:
-        parse_many(rule)
-    except ValueError:
-        return "must be rate limits such as '20 per minute; 200 per hour'"
-    return None
 
 
 @dataclass(frozen=True)
