@@ -36,6 +36,7 @@ def create_app(
         health,
         i18n,
         inbox,
+        inputs,
         logs,
         residentweb,
         surfaces,
@@ -70,10 +71,13 @@ def create_app(
             LINE_API_DATA_BASE_URL=None,
             USING_SIMULATOR=True,
         )
-    if config["MADOGUCHI_ENV"] == "development" and not config["SECRET_KEY"]:
-        config["SECRET_KEY"] = "madoguchi-development-only"  # noqa: S105 - refused in production
     app.config.from_mapping(config)
     app.config["DEBUG"] = False
+    if config["TRUSTED_PROXY_COUNT"]:  # the client's address and scheme, as the proxies saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     if not app.config.get("TESTING"):
         logs.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
     os.makedirs(app.instance_path, exist_ok=True)
@@ -107,6 +111,7 @@ def create_app(
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
     surfaces.init_app(app)
+    inputs.init_app(app)
     console.init_app(app)
     residentweb.init_app(app)
     console.csrf.exempt(webhook.bp)  # LINE signs its requests; there is no session to forge

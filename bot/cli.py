@@ -203,6 +203,39 @@ def staff_reset_totp(email: str) -> None:
     click.echo(f"two-step sign-in is off for {staff.email}; their sessions have ended")
 
 
+@staff_group.command("end-sessions")
+@click.option("--email", help="End this person's sessions.")
+@click.option("--all", "everyone", is_flag=True, help="End every staff session.")
+@with_appcontext
+def staff_end_sessions(email: str | None, everyone: bool) -> None:
+    """Sign staff out everywhere: one person (--email) or everybody (--all), e.g. after a
+    leaked SECRET_KEY (docs/security.md)."""
+    from bot.console import sessions
+    from bot.console.audit import record
+
+    if bool(email) == everyone:
+        raise click.UsageError("give either --email or --all")
+    if email:
+        with _account(email) as (session, staff):
+            ended = sessions.end_all(session, staff.id)
+            record(
+                session,
+                "session.end_all",
+                object_type="staff",
+                object_id=staff.id,
+                detail={"via": "cli", "sessions_ended": ended},
+            )
+    else:
+        with get_db().unit_of_work() as session:
+            ended = sessions.end_everyone(session)
+            record(
+                session,
+                "session.end_all",
+                detail={"via": "cli", "everyone": True, "sessions_ended": ended},
+            )
+    click.echo(f"{ended} session(s) ended")
+
+
 @click.command("settings")
 @with_appcontext
 def settings_table() -> None:

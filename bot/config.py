@@ -7,6 +7,7 @@ Alembic environment). Nothing here runs at import time.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,17 @@ def positive(value: float) -> str | None:
     return None if value > 0 else "must be greater than 0"
 
 
+def _rate_problem(rule: str) -> str | None:
+    """A setting check: a rate limit in Flask-Limiter's notation (``20 per minute; ...``)."""
+    from limits import parse_many  # the throttling library's own parser
+
+    try:
+        parse_many(rule)
+    except ValueError:
+        return "must be rate limits such as '20 per minute; 200 per hour'"
+    return None
+
+
 #: Every setting madoguchi reads, in README order.
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -69,9 +81,19 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "`production` (default) or `development` (simulator, clock jobs in-process).",
     ),
-    Setting("SECRET_KEY", None, str, "Flask session signing key. Required in production."),
     Setting(
-        "DATABASE_URL", None, str, "SQLAlchemy URL. Default: SQLite at `instance/madoguchi.db`."
+        "SECRET_KEY",
+        None,
+        str,
+        "Flask session signing key. Required in production and with a real LINE channel; "
+        "development with the simulator makes a random one per run.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        str,
+        "SQLAlchemy URL. Default: SQLite at `instance/madoguchi.db`. `postgres://` and "
+        "`postgresql://` are read as psycopg 3.",
     ),
     Setting(
         "LINE_CHANNEL_SECRET",
@@ -228,6 +250,30 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "If set, `/metrics` answers only requests with `Authorization: Bearer <token>`.",
     ),
+    Setting(
+        "TRUSTED_PROXY_COUNT",
+        0,
+        int,
+        "Reverse proxies in front of the app whose `X-Forwarded-For`/`-Proto` are believed "
+        "(1 behind Heroku's router or one nginx); the client address of throttling and the "
+        "audit log comes from them.",
+        lambda n: None if 0 <= n <= 5 else "must be 0 to 5",
+    ),
+    Setting(
+        "RATELIMIT_STORAGE_URI",
+        None,
+        str,
+        "Where sign-in throttling counts (`redis://...`, `memory://`). Default: `REDIS_URL` "
+        "if set, else memory (one process only).",
+    ),
+    Setting("REDIS_URL", None, str, "Redis for shared throttling counts (Heroku Data sets it)."),
+    Setting(
+        "SIGN_IN_LIMIT_PER_ADDRESS",
+        "20 per minute; 200 per hour",
+        str,
+        "Sign-in form posts accepted from one client address (then 429).",
+        _rate_problem,
+    ),
     Setting("LOG_LEVEL", "INFO", str, "Python log level."),
     Setting(
         "LOG_FORMAT",
@@ -239,6 +285,10 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN")
+#: Schemes PostgreSQL URLs come with (Heroku's ``postgres://``, SQLAlchemy's driverless
+#: ``postgresql://``, which means psycopg2): madoguchi's driver is psycopg 3.
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+POSTGRES_SCHEME = "postgresql+psycopg://"
 
 
 @dataclass(frozen=True)
@@ -296,16 +346,23 @@ def load_config(
     mode = config["MADOGUCHI_ENV"]
     if mode not in ("production", "development"):
         raise ConfigError(f"MADOGUCHI_ENV must be 'production' or 'development', got {mode!r}")
-    if mode == "production":
+    # A real LINE channel means real residents: development with one is secured like
+    # production (its secrets, its cookies); only the simulator's play-world is relaxed.
+    config["SECURE_DEPLOYMENT"] = mode == "production" or not uses_simulator(config)
+    if config["SECURE_DEPLOYMENT"]:
         missing = [name for name in _REQUIRED_IN_PRODUCTION if not config[name]]
         if missing:
+            where = "in production" if mode == "production" else "with a real LINE channel"
             raise ConfigError(
-                "missing required setting(s) in production: "
+                f"missing required setting(s) {where}: "
                 + ", ".join(missing)
                 + " (set them in the environment; see README.md, Configuration)"
             )
         if config["LINE_CHANNEL_SECRET"] == DEV_CHANNEL_SECRET:
             raise ConfigError("LINE_CHANNEL_SECRET is the development placeholder")
+    elif not config["SECRET_KEY"]:
+        # A key nobody else knows, new each run: sessions end when the process does.
+        config["SECRET_KEY"] = secrets.token_urlsafe(32)
     if config["LOG_FORMAT"] is None:  # a person reads development logs; machines, production's
         config["LOG_FORMAT"] = "text" if mode == "development" else "json"
     if config["LOG_FORMAT"] not in ("text", "json"):
@@ -314,10 +371,20 @@ def load_config(
         folder = Path(instance_path) if instance_path else Path(__file__).parents[1] / "instance"
         path = folder.resolve() / "madoguchi.db"
         config["DATABASE_URL"] = f"sqlite:///{path}"
+    config["DATABASE_URL"] = normalise_database_url(config["DATABASE_URL"])
     for name in ("LINE_API_BASE_URL", "LINE_API_DATA_BASE_URL", "PUBLIC_BASE_URL"):
         if config[name]:
             config[name] = config[name].rstrip("/")
     return config
+
+
+def normalise_database_url(url: str) -> str:
+    """The URL with PostgreSQL's scheme spelled for psycopg 3 (``postgres://``, as Heroku
+    gives it, is not a scheme SQLAlchemy knows; ``postgresql://`` would load psycopg2)."""
+    for scheme in _POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return POSTGRES_SCHEME + url.removeprefix(scheme)
+    return url
 
 
 def uses_simulator(config: Mapping[str, Any]) -> bool:

@@ -60,12 +60,18 @@ def console_page(error: HTTPException) -> ResponseReturnValue:
             "The request could not be understood. If you submitted a form, reload the page "
             "and try again."
         ),
+        429: _(
+            "There were too many attempts from your network in a short time. Wait a minute, "
+            "then try again."
+        ),
     }
+    titles = {429: _("Too many attempts")}
+    message = getattr(error, "page_message", None) or messages.get(code)
     body = render_template(
         "console/error.html",
         code=code,
-        title=error.name,
-        message=messages.get(code, _("Something went wrong.")),
+        title=titles.get(code, error.name),
+        message=message or _("Something went wrong."),
     )
     return Response(body, status=code, mimetype="text/html")
 

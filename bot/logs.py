@@ -58,3 +58,5 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     # The SDK logs unknown event types at INFO with their content; keep it quiet.
     logging.getLogger("linebot").setLevel(logging.WARNING)
+    # Flask-Limiter names the client's address at INFO; bot.console.throttle logs without it.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)

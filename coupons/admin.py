@@ -15,7 +15,6 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
     DateTimeLocalField,
@@ -30,6 +29,7 @@ from wtforms.validators import InputRequired, Optional
 
 from bot.console import console_blueprint
 from bot.console.audit import record
+from bot.console.forms import ConsoleForm
 from bot.console.roles import Permission, requires
 from bot.work import request_session
 from coupons import services
@@ -55,7 +55,7 @@ def _labels() -> dict[str, Any]:
     return {"status_label": lambda status: STATUS_LABELS[CampaignStatus(status)]}
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(ConsoleForm):
     """A campaign's fields; the rules are ``read_campaign``'s (facility choices set per view)."""
 
     code = StringField(_l("Code"))

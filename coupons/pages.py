@@ -31,8 +31,8 @@ from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 
+from bot.console.forms import ConsoleForm
 from bot.db import get_db
 from bot.i18n import resident_locale
 from bot.residentweb import (
@@ -82,7 +82,7 @@ def _texts() -> dict[str, Any]:
     }
 
 
-class StartForm(FlaskForm):
+class StartForm(ConsoleForm):
     """The button that leaves for the identity provider (only its CSRF token)."""
 
 

@@ -166,5 +166,5 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Client address of the request.
     remote_addr: Mapped[str | None] = mapped_column(String(64))
-    #: The browser's User-Agent of the request.
+    #: The request's ``User-Agent`` (control characters escaped, cut at 400 characters).
     user_agent: Mapped[str | None] = mapped_column(String(400))

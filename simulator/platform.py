@@ -5,7 +5,8 @@ the endpoints the bot calls (bodies are validated by :mod:`simulator.validation`
 wrapper that every Messaging API call goes through (body size, bearer token, rate limit,
 injected faults, retry key, ``x-line-request-id``, request log). The JSON control API
 under ``/_simulator/`` drives simulated residents for tests and the chat page; it needs no
-token and shares no path with the Messaging API. State lives in
+token, answers local tools only (never a web page: :func:`_refuse_browsers_elsewhere`) and
+shares no path with the Messaging API. State lives in
 :class:`simulator.state.PlatformState`.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, Flask, Response, request
@@ -483,13 +485,44 @@ def _media_json(body: dict[str, Any]) -> dict[str, Any]:
     return {**media, "streamed": bool(body.get("streamed", False))}
 
 
-def _control_blueprint(state: PlatformState, webhook: WebhookSender | None) -> Blueprint:
+def _refuse_browsers_elsewhere(hosts: frozenset[str]) -> None:
+    """Refuse a control call that a web page could have made (the API has no token, and a
+    developer's browser can reach their ``make run``).
+
+    A page on another site can send a "simple" cross-site POST (``text/plain``, a form, an
+    empty ``fetch``) without asking first, and a rebinding DNS name can make the browser see
+    the platform as the page's own site. So: every POST must be JSON (cross-site JSON needs
+    a CORS preflight this API never grants); a browser's ``Sec-Fetch-Site`` must say the
+    call came from the platform itself or from no page at all; an ``Origin`` must be the
+    platform's own; and the ``Host`` must be a loopback name (or the host it was started
+    on). Tests, the bot and the chat page's server-side proxy send none of those headers.
+
+    :raises PlatformError: 403 for a foreign call, 415 for a POST that is not JSON.
+    """
+    host = urlsplit(f"//{request.host}").hostname or ""
+    if host not in hosts:
+        raise PlatformError(403, "The control API answers local calls only")
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise PlatformError(403, "The control API refuses calls from web pages")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.host}":
+        raise PlatformError(403, "The control API refuses calls from other origins")
+    if request.method == "POST" and request.mimetype != "application/json":
+        raise PlatformError(415, "The control API takes JSON (Content-Type: application/json)")
+
+
+def _control_blueprint(
+    state: PlatformState, webhook: WebhookSender | None, hosts: frozenset[str]
+) -> Blueprint:
     """Returns the JSON API that plays residents and inspects the platform."""
     control = Blueprint("simulator", __name__, url_prefix="/_simulator")
 
     @control.errorhandler(PlatformError)
     def refused(error: PlatformError) -> Response:
         return _json(error.status, error.body, error.headers)
+
+    control.before_request(lambda: _refuse_browsers_elsewhere(hosts))
 
     def known_user(user_id: str) -> SimUser:
         return _found(state.get_user(user_id))
@@ -620,17 +653,27 @@ def _control_blueprint(state: PlatformState, webhook: WebhookSender | None) -> B
     return control
 
 
-def create_platform_app(state: PlatformState, *, webhook: WebhookSender | None = None) -> Flask:
+#: Host names the control API answers to (plus the one the platform was started on).
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def create_platform_app(
+    state: PlatformState,
+    *,
+    webhook: WebhookSender | None = None,
+    hosts: frozenset[str] = LOOPBACK_HOSTS,
+) -> Flask:
     """Returns the fake LINE platform as a Flask app (separate from the bot's app).
 
     :param state: what the platform remembers; shared with the tests.
     :param webhook: sends webhooks to the bot for the control API's resident actions.
+    :param hosts: the host names the control API answers to.
     """
     app = Flask(__name__)
     api = _MessagingApi(state)
     for method, rule, endpoint, handler in _routes(api):
         app.add_url_rule(rule, endpoint, api.view(endpoint, handler), methods=[method])
-    app.register_blueprint(_control_blueprint(state, webhook))
+    app.register_blueprint(_control_blueprint(state, webhook, hosts))
 
     @app.errorhandler(HTTPException)
     def not_routed(error: HTTPException) -> Response:

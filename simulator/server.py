@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from simulator.platform import create_platform_app
+from simulator.platform import LOOPBACK_HOSTS, create_platform_app
 from simulator.state import PlatformState
 from simulator.webhooks import WebhookSender
 
@@ -88,7 +88,8 @@ def start_platform(
     webhook: WebhookSender | None = None,
 ) -> RunningPlatform:
     """Serves the platform on ``host:port`` (0: any free port) until ``shutdown()``."""
-    app = create_platform_app(state, webhook=webhook)
+    named = {host} - {"", "0.0.0.0", "::"}  # noqa: S104 - names, not a bind
+    app = create_platform_app(state, webhook=webhook, hosts=LOOPBACK_HOSTS | named)
     running = RunningPlatform(state, app=app, host=host, port=port, name="line-simulator")
     logger.info("LINE platform simulator listening on %s", running.url)
     return running

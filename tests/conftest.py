@@ -65,10 +65,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def empty_tables(app: Flask) -> None:
-    """Delete every row (after a test)."""
+    """Delete every row, and forget sign-in throttling counts (after a test)."""
     with app.extensions["db"].unit_of_work() as session:
         for table in reversed(models.Base.metadata.sorted_tables):
             session.execute(delete(table))
+    app.extensions["throttle"].reset()
 
 
 #: The app's features plus the toy feature of tests/toy_feature (it plugs into every seam).

@@ -22,7 +22,7 @@ from simulator.server import RunningPlatform
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 #: The password of every staff account the tests create.
-PASSWORD = "correct horse battery staple"
+PASSWORD = "plum kettle orbit lantern"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -43,7 +43,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
             with requests.get(url, timeout=1) as response:
                 if response.status_code == 200:
                     return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or busy starting
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
 

@@ -216,12 +216,13 @@ def _template_globals() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Install the console: sessions, CSRF, sign-in, headers, its pages."""
-    production = app.config["MADOGUCHI_ENV"] == "production" and not app.config.get("TESTING")
+    # Production, and development with a real LINE channel (bot.config): HTTPS-only cookies.
+    secure = app.config["SECURE_DEPLOYMENT"] and not app.config.get("TESTING")
     app.config.update(
         SESSION_COOKIE_NAME="madoguchi_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_SECURE=secure,
         # Flask refuses cookies signed longer ago (resident pages' too: at least 12 hours).
         PERMANENT_SESSION_LIFETIME=max(12, app.config["STAFF_SESSION_HOURS"]) * 3600,
         WTF_CSRF_TIME_LIMIT=None,  # the session bounds the token's life
@@ -243,8 +244,12 @@ def init_app(app: Flask) -> None:
     )
     app.context_processor(_template_globals)
 
-    from bot.console import account, auth, events, settings, views
+    from bot.console import account, auth, events, settings, throttle, views
+    from bot.console.users import LOCKOUT, MAX_FAILED_SIGN_INS
 
     app.add_template_filter(sessions.browser, "browser")
     for module in (auth, account, views, events, settings):
         module.init_app(app)
+    throttle.init_app(
+        app, max_checks=MAX_FAILED_SIGN_INS, window_minutes=int(LOCKOUT.total_seconds() // 60)
+    )

@@ -19,7 +19,8 @@ from bot.console import console_blueprint, second_factor, sessions
 from bot.console.audit import record
 from bot.console.forms import ConfirmForm, EmptyForm, LanguageForm, PasswordForm, TotpForm
 from bot.console.roles import Permission, requires
-from bot.console.users import SignInError, confirm_identity, password_matches, set_password
+from bot.console.throttle import throttle
+from bot.console.users import SignInError, confirm_identity, set_password
 from bot.work import request_session
 from models import Staff
 from models.base import utcnow
@@ -76,19 +77,43 @@ def change_password() -> ResponseReturnValue:
     staff = _me()
     if not form.validate_on_submit():
         flash(
-            _(
+            form.control_error()
+            or _(
                 "Check the form: the new password needs at least 12 characters and must be "
                 "typed the same twice."
             ),
             "error",
         )
         return redirect(url_for(".show"))
-    if not password_matches(staff, form.current.data or ""):
-        flash(_("The current password is wrong."), "error")
+    db = request_session()
+    try:  # counted like a sign-in: someone at an unlocked screen cannot guess on
+        confirm_identity(
+            db, staff, form.current.data or "", None, now=utcnow(), guard=throttle().guard()
+        )
+    except SignInError as error:
+        locked = error.reason == "locked"
+        record(
+            db,
+            "signin.locked" if locked else "staff.password_change_failed",
+            object_type="staff",
+            object_id=staff.id,
+            detail={"step": "password_change"},
+        )
+        if not locked:
+            flash(_("The current password is wrong."), "error")
+            return redirect(url_for(".show"))
+        sessions.end(db, staff.id, current_user.session_id)  # too many wrong passwords
+        logout_user()
+        session.clear()
+        flash(_("Too many failed attempts. Sign-in is locked for 15 minutes."), "error")
+        return redirect(url_for("console_auth.sign_in"))
+    try:
+        ended = set_password(staff, form.new.data or "", keep_session=current_user.session_id)
+    except ValueError as error:  # a common password, or one made of the e-mail or name
+        flash(str(error), "error")
         return redirect(url_for(".show"))
-    ended = set_password(staff, form.new.data or "", keep_session=current_user.session_id)
     record(
-        request_session(),
+        db,
         "staff.password_change",
         object_type="staff",
         object_id=staff.id,
@@ -103,7 +128,9 @@ def change_password() -> ResponseReturnValue:
 def change_language() -> ResponseReturnValue:
     """Switches the console language."""
     form = LanguageForm()
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        flash(form.control_error() or _("Choose a language from the list."), "error")
+    else:
         staff = _me()
         staff.language = form.language.data or "ja"
         record(
@@ -154,7 +181,7 @@ def enable_totp() -> ResponseReturnValue:
             raise ValueError("no code, or no secret being set up")
         codes = second_factor.enable(db, staff, secret, form.code.data or "", now=utcnow())
     except ValueError:
-        flash(_("The code is not right. Try the current code."), "error")
+        flash(form.control_error() or _("The code is not right. Try the current code."), "error")
         return redirect(url_for(".enrol"))
     sessions.set_pending_secret(db, current_user.session_id, None)
     record(db, "staff.totp_enable", object_type="staff", object_id=staff.id)
@@ -180,7 +207,12 @@ def _confirmed(purpose: str) -> tuple[Staff, str] | None:
         return None
     try:
         method = confirm_identity(
-            db, staff, form.password.data or "", form.code.data or "", now=utcnow()
+            db,
+            staff,
+            form.password.data or "",
+            form.code.data or "",
+            now=utcnow(),
+            guard=throttle().guard(),
         )
     except SignInError as error:
         locked = error.reason == "locked"

@@ -14,6 +14,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from bot.inputs import escape_control_characters
 from bot.residentweb import is_resident_path
 from models import AuditEntry
 
@@ -52,8 +53,14 @@ def record(
         object_type=object_type,
         object_id=None if object_id is None else str(object_id)[:64],
         detail=detail or {},
-        remote_addr=request.remote_addr if in_request else None,
-        user_agent=(request.user_agent.string[:400] or None) if in_request else None,
+        remote_addr=_header_text(request.remote_addr, 64) if in_request else None,
+        user_agent=_header_text(request.headers.get("User-Agent"), 400) if in_request else None,
     )
     session.add(entry)
     return entry
+
+
+def _header_text(given: str | None, limit: int) -> str | None:
+    """What a client sent (its address through the proxies, its browser) as the log keeps
+    it: control characters escaped (PostgreSQL refuses NUL), at most ``limit`` long."""
+    return escape_control_characters(given)[:limit] if given else None

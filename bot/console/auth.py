@@ -21,6 +21,7 @@ from bot.console import console_blueprint, second_factor, sessions
 from bot.console.audit import record
 from bot.console.forms import CodeForm, EmptyForm, SignInForm
 from bot.console.roles import Permission, requires
+from bot.console.throttle import throttle
 from bot.console.users import (
     SignInError,
     StaffUser,
@@ -29,6 +30,7 @@ from bot.console.users import (
     complete_sign_in,
 )
 from bot.db import get_db
+from bot.inputs import has_control_characters, is_email, normalise_email
 from bot.work import request_session
 from models import Staff
 from models.base import utcnow
@@ -40,11 +42,13 @@ PENDING_SECONDS = 300
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never redirect to another site after sign-in."""
+    """Only local paths: never redirect to another site after sign-in (nor put a control
+    character in the ``Location`` header; query strings with one are refused earlier)."""
     if (
         target
         and target.startswith("/")
-        and not target.startswith("//")
+        and not target.startswith(("//", "/\\"))
+        and not has_control_characters(target)
         and not urlsplit(target).netloc
     ):
         return target
@@ -59,7 +63,7 @@ def _finish(staff: Staff, second_step: str | None) -> ResponseReturnValue:
     db = request_session()
     now = utcnow()
     try:
-        complete_sign_in(db, staff, now=now)
+        complete_sign_in(db, staff, now=now, guard=throttle().guard())
     except SignInError as error:
         return _refused(error, staff.email, "console/sign_in.html", SignInForm())
     started = sessions.start(
@@ -84,16 +88,19 @@ def _finish(staff: Staff, second_step: str | None) -> ResponseReturnValue:
 
 
 def _refused(error: SignInError, email: str, template: str, form: Any) -> ResponseReturnValue:
-    """A refused sign-in: audited, and answered 401 with the reason."""
+    """A refused sign-in: audited (what was typed as the e-mail, normalised; flagged when it
+    is not an e-mail address), and answered 401 with the reason."""
+    label = normalise_email(email)
     record(
         request_session(),
         "signin.locked" if error.reason == "locked" else "signin.failed",
         object_type="staff",
         object_id=error.staff.id if error.staff else None,
-        actor_label=email[:254] or "anonymous",
+        actor_label=label or "anonymous",
+        detail=None if is_email(label) else {"not_an_email": True},
     )
     if error.reason == "locked":
-        flash(_("Too many failed attempts. The account is locked for 15 minutes."), "error")
+        flash(_("Too many failed attempts. Sign-in is locked for 15 minutes."), "error")
     else:
         flash(_("The email or the password is wrong."), "error")
     return render_template(template, form=form), 401
@@ -108,7 +115,9 @@ def sign_in() -> ResponseReturnValue:
         db = request_session()
         email, password = form.email.data or "", form.password.data or ""
         try:
-            staff = authenticate(get_db(), db, email, password, now=utcnow())
+            staff = authenticate(
+                get_db(), db, email, password, now=utcnow(), guard=throttle().guard()
+            )
         except SignInError as error:
             return _refused(error, email, "console/sign_in.html", form)
         if staff.totp_secret:
@@ -117,6 +126,15 @@ def sign_in() -> ResponseReturnValue:
             session["pending_at"] = time.time()
             return redirect(url_for("console_auth.totp", next=request.args.get("next")))
         return _finish(staff, None)
+    if form.is_submitted() and not form.csrf_token.errors:
+        record(
+            request_session(),
+            "signin.failed",
+            object_type="staff",
+            actor_label=normalise_email(request.form.get("email", "")) or "anonymous",
+            detail={"malformed": sorted(form.errors)},
+        )
+        return render_template("console/sign_in.html", form=form), 400
     return render_template("console/sign_in.html", form=form)
 
 
@@ -137,7 +155,9 @@ def totp() -> ResponseReturnValue:
             session.clear()
             return redirect(url_for("console_auth.sign_in"))
         try:
-            second_step = check_second_factor(db, staff, form.code.data or "", now=utcnow())
+            second_step = check_second_factor(
+                db, staff, form.code.data or "", now=utcnow(), guard=throttle().guard()
+            )
         except SignInError as error:
             if error.reason == "locked":
                 session.clear()  # start again once the lock is over

@@ -90,7 +90,10 @@ def _act(action: str) -> ResponseReturnValue:
     db = request_session()
     form = _form(_parked(db))
     if not form.validate_on_submit() or not form.events.data:
-        flash(_("Nothing was changed: tick parked events from the list."), "error")
+        flash(
+            form.control_error() or _("Nothing was changed: tick parked events from the list."),
+            "error",
+        )
         return redirect(url_for(".show"))
     chosen: list[int] = sorted(set(form.events.data))
     change = inbox.retry_parked if action == "retry" else inbox.discard_parked

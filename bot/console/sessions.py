@@ -181,6 +181,14 @@ def end_all(session: Session, staff_id: int, *, keep: int | None = None) -> int:
     return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
 
+def end_everyone(session: Session) -> int:
+    """End every staff member's every session.
+
+    :return: how many were ended.
+    """
+    return int(session.execute(delete(StaffSession)).rowcount)  # type: ignore[attr-defined]
+
+
 def purge(session: Session, *, now: datetime, limits: Limits) -> int:
     """Delete the rows of sessions over a limit (their cookies are refused already).
 

@@ -1,7 +1,9 @@
 """Staff sign-in mechanics: password hashing, the second step, lockout, the signed-in user.
 
-Every check of a password or a second-factor code is counted against the account before it
-is made; ``MAX_FAILED_SIGN_INS`` of them without a completed sign-in lock it for ``LOCKOUT``.
+Every check of a password or a second-factor code is counted before it is made, twice: per
+e-mail and client address (``MAX_FAILED_SIGN_INS`` per ``LOCKOUT``, ``bot.console.throttle``),
+and per account from any address (``MAX_FAILED_SIGN_INS_ANY_ADDRESS`` lock it for everyone
+for ``LOCKOUT``). Only a completed sign-in or confirmation resets them. docs/security.md.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,13 +21,21 @@ from sqlalchemy.orm import Session, object_session
 
 from bot.console import second_factor, sessions
 from bot.console.facilities import link_facilities
+from bot.console.passwords import check_new_password
 from bot.console.roles import Permission, permissions_of
 from bot.db import Database
+from bot.inputs import normalise_email
 from models import Facility, Role, Staff, StaffRole
 
-#: Failed sign-ins in a row before the account locks, and for how long.
+if TYPE_CHECKING:
+    from bot.console.throttle import AddressGuard
+
+#: Password checks for one e-mail from one client address before that address is refused
+#: for it, and for how long (``bot.console.throttle``, counter 2).
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
+#: Checks of one account from any address before the account locks for everyone (counter 3).
+MAX_FAILED_SIGN_INS_ANY_ADDRESS = 50
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 
@@ -107,11 +118,26 @@ def hash_password(password: str) -> str:
 
     :raises ValueError: the password is shorter than 12 or longer than 256 characters.
     """
+    _check_length(password)
+    return _hasher.hash(password)
+
+
+def _check_length(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ValueError(
             f"passwords have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
-    return _hasher.hash(password)
+
+
+def hash_new_password(password: str, *, email: str, name: str) -> str:
+    """Argon2id hash of a password a person chose: long enough, not common or leaked, not
+    made of their e-mail or name (``bot.console.passwords``).
+
+    :raises ValueError: the length is wrong, or :class:`WeakPassword` with the reason.
+    """
+    _check_length(password)
+    check_new_password(password, email=email, name=name)
+    return hash_password(password)
 
 
 def password_matches(staff: Staff | None, password: str) -> bool:
@@ -125,15 +151,21 @@ def password_matches(staff: Staff | None, password: str) -> bool:
 
 
 def find_staff(session: Session, email: str) -> Staff | None:
-    """The staff member with this email (case-insensitive), if any."""
-    return session.scalars(select(Staff).where(Staff.email == email.strip().lower())).first()
+    """The staff member with this email (compared normalised: ``bot.inputs.normalise_email``)."""
+    return session.scalars(select(Staff).where(Staff.email == normalise_email(email))).first()
 
 
 def _count_check(session: Session, staff_id: int, now: datetime) -> int | None:
-    """Count a check (password or code) against the account before it is made.
+    """Count a check (password or code) against the account (counter 3) before it is made.
 
-    :return: this check's number in the lock window (1 to ``MAX_FAILED_SIGN_INS``), or None
-        when the account is locked or as many checks are already counted.
+    Sign-in counts in a transaction of its own, committed before the slow hash check, so
+    parallel sign-ins see it. A signed-in request (the password and second-factor forms)
+    counts in the request's transaction: the row stays locked until it commits, so the
+    account's parallel requests wait for the count.
+
+    :return: this check's number in the lock window (1 to
+        ``MAX_FAILED_SIGN_INS_ANY_ADDRESS``), or None when the account is locked or as many
+        checks are already counted.
     """
     expired = and_(Staff.locked_until.is_not(None), Staff.locked_until <= now)
     return session.execute(
@@ -142,31 +174,27 @@ def _count_check(session: Session, staff_id: int, now: datetime) -> int | None:
             Staff.id == staff_id,
             or_(
                 expired,
-                and_(Staff.locked_until.is_(None), Staff.failed_logins < MAX_FAILED_SIGN_INS),
+                and_(
+                    Staff.locked_until.is_(None),
+                    Staff.failed_logins < MAX_FAILED_SIGN_INS_ANY_ADDRESS,
+                ),
             ),
         )
         .values(
             failed_logins=case((expired, 1), else_=Staff.failed_logins + 1),
-            locked_until=case((expired, None), else_=Staff.locked_until),
+            locked_until=None,
         )
         .returning(Staff.failed_logins)
         .execution_options(synchronize_session=False)
     ).scalar()
 
 
-def _reserve_check(db: Database, staff_id: int, now: datetime) -> int | None:
-    """:func:`_count_check` in a transaction of its own (committed before the slow hash
-    check, so parallel sign-ins see it)."""
-    with db.unit_of_work() as session:
-        return _count_check(session, staff_id, now)
-
-
 def _lock(session: Session, staff_id: int, now: datetime) -> None:
-    """Lock the account for ``LOCKOUT`` (its counter starts again after)."""
+    """Lock the account for every address for ``LOCKOUT`` (counter 3 is full)."""
     session.execute(
         update(Staff)
         .where(Staff.id == staff_id)
-        .values(locked_until=now + LOCKOUT, failed_logins=0)
+        .values(locked_until=now + LOCKOUT)
         .execution_options(synchronize_session=False)
     )
 
@@ -175,106 +203,186 @@ def _unlocked(now: datetime) -> ColumnElement[bool]:
     return or_(Staff.locked_until.is_(None), Staff.locked_until <= now)
 
 
-def authenticate(
-    db: Database, session: Session, email: str, password: str, *, now: datetime
-) -> Staff:
-    """Check a sign-in and update the failure counter and lockout.
+def _failure(guard: AddressGuard, subject: str) -> str:
+    """A wrong answer's reason: ``locked`` once this address has no check left."""
+    return "locked" if guard.exhausted(subject) else "invalid"
 
-    Every password check is counted before it is made, atomically: whatever the number of
-    parallel attempts, an account gets at most ``MAX_FAILED_SIGN_INS`` checks per lock window,
-    and once locked every attempt is refused (the right password too) until the window ends.
 
-    :param db: the database (the counter is written in transactions of its own).
-    :param session: the request's session, in which the staff member is returned.
-    :return: the staff member (the second factor, if on, is still to be checked).
-    :raises SignInError: ``invalid`` (unknown email, wrong password, inactive) or
-        ``locked`` (too many failures; ``staff.locked_until`` says until when).
+def subject_of(email: str, staff: Staff | None) -> str:
+    """What counter 2 counts checks of: the e-mail as typed (normalised), and for an account
+    its password hash too, so that a new password (a reset) starts a fresh count."""
+    return email if staff is None else f"{email}\n{staff.password_hash}"
+
+
+def _counted(
+    count: Callable[[], int | None],
+    lock: Callable[[], None],
+    staff: Staff,
+    check: Callable[[], str | None],
+    guard: AddressGuard,
+) -> str:
+    """Make one check of an account (a password, a code, or both), counted before it is
+    made: against this client address (counter 2, ``guard``) and against the account from
+    anywhere (counter 3, ``count`` and ``lock``). Nothing is reset here: a completed
+    sign-in or confirmation resets both (:func:`complete_sign_in`, :func:`confirm_identity`),
+    so a right password never buys more guesses at the code that must follow it.
+
+    :param count: counts the check against the account (:func:`_count_check`).
+    :param lock: locks the account (:func:`_lock`).
+    :param check: makes the check; returns how the person proved it, or None (failed).
+    :return: what ``check`` returned.
+    :raises SignInError: ``locked`` (before the check, or by this failure), ``invalid``.
     """
+    subject = subject_of(staff.email, staff)
+    if not guard.reserve(subject) or (number := count()) is None:
+        password_matches(None, "")  # a locked account answers in a check's time too
+        raise SignInError("locked", staff)
+    method = check() if staff.active else None
+    if method is None:
+        if number >= MAX_FAILED_SIGN_INS_ANY_ADDRESS:
+            lock()
+            raise SignInError("locked", staff)
+        raise SignInError(_failure(guard, subject), staff)
+    return method
+
+
+def authenticate(
+    db: Database,
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    now: datetime,
+    guard: AddressGuard,
+) -> Staff:
+    """Check a sign-in, counting it (``bot.console.throttle``: per e-mail and client address,
+    and per account from any address) before the password is checked.
+
+    Unknown e-mail addresses are counted like accounts and every answer costs one password
+    hash, so nothing tells an account from a typo: the same answers, in the same time. Once
+    an address has made ``MAX_FAILED_SIGN_INS`` checks for an e-mail, or the account has had
+    ``MAX_FAILED_SIGN_INS_ANY_ADDRESS`` from anywhere, attempts are refused (the right
+    password too) until the window ends, however many run in parallel.
+
+    :param db: the database (sign-in counts in transactions of its own).
+    :param session: the request's session, in which the staff member is returned.
+    :param guard: the client address's counter.
+    :return: the staff member (the second factor, if on, is still to be checked; then
+        :func:`complete_sign_in`).
+    :raises SignInError: ``invalid`` (unknown email, wrong password, inactive) or
+        ``locked`` (too many failures).
+    """
+    email = normalise_email(email)
     # The request's session is used last: on SQLite its first statement takes the write
     # lock, which the counter's own transactions must not wait for.
     with db.reading() as reader:
         found = find_staff(reader, email)
     if found is None:
+        subject = subject_of(email, None)
+        if not guard.reserve(subject):
+            password_matches(None, password)
+            raise SignInError("locked")
         password_matches(None, password)  # the same time as a real check
-        raise SignInError("invalid")
-    number = _reserve_check(db, found.id, now)
-    if number is None:
-        raise SignInError("locked", session.get(Staff, found.id))
-    right = password_matches(found, password) and found.active
-    # A right password with a code still to come, on the window's last check: the code's
-    # check could never be counted, so the lock starts now.
-    if number >= MAX_FAILED_SIGN_INS and not (right and not found.totp_secret):
+        raise SignInError(_failure(guard, subject))
+
+    def count() -> int | None:
+        with db.unit_of_work() as counter:
+            return _count_check(counter, found.id, now)
+
+    def lock() -> None:
         with db.unit_of_work() as writer:
             _lock(writer, found.id, now)
-        raise SignInError("locked", session.get(Staff, found.id))
-    if not right:
-        raise SignInError("invalid", session.get(Staff, found.id))
+
+    try:
+        _counted(
+            count,
+            lock,
+            found,
+            lambda: "password" if password_matches(found, password) else None,
+            guard,
+        )
+    except SignInError as error:
+        raise SignInError(error.reason, session.get(Staff, found.id)) from None
     staff = session.get_one(Staff, found.id)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     return staff
 
 
-def _counted(session: Session, staff: Staff, check: Callable[[], str | None], now: datetime) -> str:
-    """Make a check counted against the account (in ``session``'s transaction, which holds
-    the staff row until it ends: parallel checks wait for it and see its count).
-
-    :param check: makes the check; returns how the person proved it, or None (failed).
-    :return: what ``check`` returned.
-    :raises SignInError: ``locked`` (before the check, or by this failure), ``invalid``.
-    """
-    number = _count_check(session, staff.id, now)
-    if number is None:
-        raise SignInError("locked", staff)
-    method = check() if staff.active else None
-    if method is None:
-        if number >= MAX_FAILED_SIGN_INS:
-            _lock(session, staff.id, now)
-            raise SignInError("locked", staff)
-        raise SignInError("invalid", staff)
-    return method
+def _counted_in_request(
+    session: Session,
+    staff: Staff,
+    check: Callable[[], str | None],
+    *,
+    now: datetime,
+    guard: AddressGuard,
+) -> str:
+    """:func:`_counted` in the request's own transaction (a signed-in person's forms)."""
+    return _counted(
+        lambda: _count_check(session, staff.id, now),
+        lambda: _lock(session, staff.id, now),
+        staff,
+        check,
+        guard,
+    )
 
 
-def check_second_factor(session: Session, staff: Staff, entry: str, *, now: datetime) -> str:
+def check_second_factor(
+    session: Session, staff: Staff, entry: str, *, now: datetime, guard: AddressGuard
+) -> str:
     """Check the second step of a sign-in: a TOTP code or a recovery code, counted like a
     password (the sign-in is completed with :func:`complete_sign_in`).
 
     :return: ``totp`` or ``recovery_code``.
     :raises SignInError: ``locked`` or ``invalid`` (wrong, replayed or used code).
     """
-    return _counted(
-        session, staff, lambda: second_factor.verify(session, staff, entry, now=now), now
+    return _counted_in_request(
+        session,
+        staff,
+        lambda: second_factor.verify(session, staff, entry, now=now),
+        now=now,
+        guard=guard,
     )
 
 
 def confirm_identity(
-    session: Session, staff: Staff, password: str, entry: str, *, now: datetime
+    session: Session,
+    staff: Staff,
+    password: str,
+    entry: str | None,
+    *,
+    now: datetime,
+    guard: AddressGuard,
 ) -> str:
-    """Check a signed-in person's password and current code before a change to their second
-    factor; counted like a sign-in (a right pair resets the count).
+    """Check a signed-in person's password, and their current code when ``entry`` is given,
+    before a change to their password or second factor; counted like a sign-in (a right
+    answer resets the counts).
 
-    :param entry: a TOTP code, or a recovery code (a lost phone).
-    :return: ``totp`` or ``recovery_code``.
+    :param entry: a TOTP code, or a recovery code (a lost phone); None: the password alone.
+    :return: ``password``, ``totp`` or ``recovery_code``.
     :raises SignInError: ``locked`` or ``invalid``.
     """
 
     def check() -> str | None:
         if not password_matches(staff, password):
             return None  # the code is not used up by a wrong password
+        if entry is None:
+            return "password"
         return second_factor.verify(session, staff, entry, now=now)
 
-    method = _counted(session, staff, check, now)
+    method = _counted_in_request(session, staff, check, now=now, guard=guard)
     session.execute(
         update(Staff)
         .where(Staff.id == staff.id, _unlocked(now))
         .values(failed_logins=0)
         .execution_options(synchronize_session=False)
     )
+    guard.forget(subject_of(staff.email, staff))
     return method
 
 
-def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
-    """Reset the failure counter after a full sign-in.
+def complete_sign_in(session: Session, staff: Staff, *, now: datetime, guard: AddressGuard) -> None:
+    """Reset the failure counts after a full sign-in.
 
     :raises SignInError: ``locked``: parallel failures locked the account meanwhile.
     """
@@ -285,6 +393,7 @@ def complete_sign_in(session: Session, staff: Staff, *, now: datetime) -> None:
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise SignInError("locked", staff)
+    guard.forget(subject_of(staff.email, staff))
 
 
 def set_password(staff: Staff, password: str, *, keep_session: int | None = None) -> int:
@@ -292,9 +401,9 @@ def set_password(staff: Staff, password: str, *, keep_session: int | None = None
 
     :param keep_session: the session making the change, which stays open.
     :return: how many sessions ended.
-    :raises ValueError: the password is too short or too long.
+    :raises ValueError: the password is too short or too long, or weak (``WeakPassword``).
     """
-    staff.password_hash = hash_password(password)
+    staff.password_hash = hash_new_password(password, email=staff.email, name=staff.display_name)
     staff.failed_logins = 0
     staff.locked_until = None
     session = object_session(staff)
@@ -319,13 +428,14 @@ def create_staff(
     """
     if not roles:
         raise ValueError("a staff member needs at least one role")
-    email = email.strip().lower()
+    email = normalise_email(email)
     if find_staff(session, email) is not None:
         raise ValueError(f"{email} already has an account")
+    display_name = display_name.strip() or email
     staff = Staff(
         email=email,
-        display_name=display_name.strip() or email,
-        password_hash=hash_password(password),
+        display_name=display_name,
+        password_hash=hash_new_password(password, email=email, name=display_name),
         roles=[StaffRole(role=r) for r in sorted(roles)],
     )
     link_facilities(staff, facilities)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import (
     Flask,
-    Response,
     abort,
     current_app,
     flash,
@@ -32,6 +30,8 @@ from bot.console.forms import EmptyForm, FacilitiesForm, StaffForm
 from bot.console.roles import Permission, requires
 from bot.console.stats import TOKYO, friends_by_day
 from bot.console.users import create_staff
+from bot.csvexport import csv_response
+from bot.inputs import normalise_email
 from bot.work import request_session
 from models import AuditEntry, FollowState, Resident, Role, Staff
 from models.base import utcnow
@@ -107,8 +107,8 @@ def _audit_query() -> Select[Any]:
     actor = request.args.get("actor", "").strip()[:254]
     if action:
         query = query.where(AuditEntry.action == action)
-    if actor:
-        query = query.where(AuditEntry.actor_label == actor.lower())
+    if actor:  # normalised as sign-in writes it down: every spelling finds the entries
+        query = query.where(AuditEntry.actor_label == normalise_email(actor))
     for name, compare in (("from", AuditEntry.at.__ge__), ("to", AuditEntry.at.__lt__)):
         value = request.args.get(name, "")
         try:
@@ -145,32 +145,31 @@ def audit_log() -> str:
 def audit_csv() -> ResponseReturnValue:
     """The filtered audit log as CSV (itself audited)."""
     db = request_session()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["at", "actor", "action", "object_type", "object_id", "detail", "remote_addr"])
-    for entry in db.scalars(_audit_query().limit(100_000)):
-        writer.writerow(
-            [
-                entry.at.isoformat(),
-                entry.actor_label,
-                entry.action,
-                entry.object_type or "",
-                entry.object_id or "",
-                _csv_safe(str(entry.detail or "")),
-                entry.remote_addr or "",
-            ]
-        )
+    header = [
+        "at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "detail",
+        "remote_addr",
+        "user_agent",
+    ]
+    rows = [
+        [
+            entry.at.isoformat(),
+            entry.actor_label,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            json.dumps(entry.detail or {}, ensure_ascii=False, sort_keys=True),
+            entry.remote_addr,
+            entry.user_agent,
+        ]
+        for entry in db.scalars(_audit_query().limit(100_000))
+    ]
     record(db, "audit.export", detail={k: v[:60] for k, v in request.args.items()})
-    return Response(
-        "\ufeff" + buffer.getvalue(),  # a BOM so Excel opens UTF-8 Japanese correctly
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
-    )
-
-
-def _csv_safe(value: str) -> str:
-    """Defuse spreadsheet formulas in free text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return csv_response("audit-log.csv", header, rows)
 
 
 @bp.route("/staff", methods=["GET", "POST"])
@@ -270,7 +269,11 @@ def staff_facilities(staff_id: int) -> ResponseReturnValue:
     form = FacilitiesForm()
     form.facilities.choices = [(f.id, f.code) for f in facilities]
     if not form.validate_on_submit():
-        flash(_("The facilities were not changed: choose them from the list."), "error")
+        flash(
+            form.control_error()
+            or _("The facilities were not changed: choose them from the list."),
+            "error",
+        )
         return redirect(url_for(".staff"))
     chosen = [f for f in facilities if f.id in set(form.facilities.data or [])]
     link_facilities(person, chosen)

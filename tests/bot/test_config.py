@@ -152,3 +152,82 @@ def test_console_script_lists_the_commands() -> None:
     )
     for command in ("db", "serve", "richmenu"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db.example:5432/app", "postgresql+psycopg://u:p@db.example:5432/app"),
+        ("postgresql://u:p@db.example/app", "postgresql+psycopg://u:p@db.example/app"),
+        ("postgresql+psycopg://u@db.example/app", "postgresql+psycopg://u@db.example/app"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_heroku_style_database_urls_use_psycopg(given: str, expected: str) -> None:
+    config = load_config(environ={"MADOGUCHI_ENV": "development", "DATABASE_URL": given})
+    assert config["DATABASE_URL"] == expected
+
+
+def test_an_app_starts_on_a_postgres_scheme_url() -> None:
+    app = create_app(
+        {
+            "MADOGUCHI_ENV": "development",
+            "TESTING": True,
+            "DATABASE_URL": "postgres://someone@127.0.0.1:9/nowhere",
+            "LINE_CHANNEL_SECRET": "",
+            "LINE_CHANNEL_ACCESS_TOKEN": "",
+        }
+    )
+    assert app.extensions["db"].engine.dialect.driver == "psycopg"
+    app.extensions["line"].close()
+
+
+SIMULATED = {"MADOGUCHI_ENV": "development"}
+REAL_LINE = {
+    "MADOGUCHI_ENV": "development",
+    "LINE_CHANNEL_SECRET": "a-real-channel-secret",
+    "LINE_CHANNEL_ACCESS_TOKEN": "a-real-access-token",
+}
+
+
+def test_development_with_the_simulator_gets_a_random_key_per_run() -> None:
+    first, second = load_config(environ=SIMULATED), load_config(environ=SIMULATED)
+    assert first["SECRET_KEY"] != second["SECRET_KEY"]
+    assert len(first["SECRET_KEY"]) >= 40
+    assert first["SECURE_DEPLOYMENT"] is False
+    given = load_config(environ={**SIMULATED, "SECRET_KEY": "mine"})
+    assert given["SECRET_KEY"] == "mine"
+
+
+def test_development_with_a_real_line_channel_is_secured_like_production() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY") as error:
+        load_config(environ=REAL_LINE)
+    assert "real LINE channel" in str(error.value)
+    config = load_config(environ={**REAL_LINE, "SECRET_KEY": "a long random key"})
+    assert config["SECURE_DEPLOYMENT"] is True
+    with pytest.raises(ConfigError, match="placeholder"):
+        load_config(
+            environ={
+                **REAL_LINE,
+                "SECRET_KEY": "k",
+                "LINE_CHANNEL_SECRET": "madoguchi-development-channel-secret",
+            }
+        )
+
+
+def test_development_with_a_real_line_channel_sends_secure_cookies(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.logs
+
+    monkeypatch.setattr(bot.logs, "configure", lambda *args: None)  # not this test's business
+    app = create_app({**REAL_LINE, "SECRET_KEY": "a long random key", "DATABASE_URL": database_url})
+    try:
+        response = app.test_client().get("/admin/signin", base_url="https://localhost")
+        cookies = response.headers.getlist("Set-Cookie")
+        [cookie] = [c for c in cookies if c.startswith("madoguchi_session=")]
+        assert "; Secure" in cookie
+        assert response.headers["Strict-Transport-Security"]
+    finally:
+        app.extensions["line"].close()
+        app.extensions["db"].dispose()

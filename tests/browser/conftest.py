@@ -124,6 +124,7 @@ def live_app(_live: _Live, platform: RunningPlatform) -> Iterator[Flask]:
     with _live.app.extensions["db"].unit_of_work() as session:
         for table in reversed(models.Base.metadata.sorted_tables):
             session.execute(delete(table))
+    _live.app.extensions["throttle"].reset()
     platform.state.reset()
     chat.transcripts(_live.app).clear()
 

@@ -97,6 +97,25 @@ def test_lockout_after_repeated_failures(
     assert page.url.endswith("/admin/signin")
 
 
+def test_too_many_sign_ins_from_one_address_get_the_japanese_429_page(
+    page: Page, base_url: str, live_app: Flask, admin: str, browser_errors: list[str]
+) -> None:
+    limit = int(live_app.config["SIGN_IN_LIMIT_PER_ADDRESS"].split()[0])  # per minute
+    for n in range(limit):
+        sign_in(page, base_url, f"nobody{n}@pref.example.jp", "guessing")
+        expect(page.get_by_role("alert")).to_be_visible()
+    sign_in(page, base_url, admin)  # the right password, but this address is throttled
+    expect(page.get_by_role("heading", name="429 試行回数が多すぎます")).to_be_visible()
+    expect(page.get_by_text("1分ほど待ってから、もう一度お試しください。")).to_be_visible()
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background not in ("", "rgba(0, 0, 0, 0)")  # the console's style sheet applies
+    assert_accessible(page)
+    screenshot(page, "console-throttled")
+    # The 401s and the 429 are the answers themselves; anything else (CSP) would be a fault.
+    assert [e for e in browser_errors if "Failed to load resource" not in e] == []
+    assert "signin" not in audit_actions(live_app)
+
+
 def test_forged_cross_site_form_is_rejected(
     page: Page, base_url: str, live_app: Flask, admin: str
 ) -> None:

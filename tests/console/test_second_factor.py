@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from bot.console import users
+from bot.console.throttle import throttle
 from bot.console.users import MAX_FAILED_SIGN_INS
 from models import AuditEntry, RecoveryCode, Role, Staff, StaffSession
-from models.base import utcnow
-from tests.console.conftest import StaffFactory, csrf_token, post_form, sign_in
+from tests.console.conftest import StaffFactory, client_at, csrf_token, post_form, sign_in
 from tests.console.totp import Enrolled, code, enrol, steady_step
 from tests.support import PASSWORD
 
@@ -114,10 +113,10 @@ def test_the_code_page_needs_the_password_first(client: FlaskClient) -> None:
 def test_parallel_submissions_of_one_code_sign_in_once(
     app: Flask, with_totp: Callable[..., TotpAccount], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(users, "MAX_FAILED_SIGN_INS", 100)  # room for every attempt below
     account = with_totp()
     secret = account.enrolled.secret
-    clients = [app.test_client() for _ in range(8)]
+    # One address each: the per-address count leaves each one checks to spare.
+    clients = [client_at(app, f"198.51.100.{n}") for n in range(8)]
     tokens = []
     for client in clients:
         assert sign_in(client, account.staff.email).status_code == 302
@@ -156,7 +155,8 @@ def test_wrong_codes_count_towards_the_lockout(
     locked = client.post(CODE_PAGE, data={"code": "000001", "csrf_token": token})  # check 5
     assert locked.status_code == 401
     assert "ロック" in locked.get_data(as_text=True)
-    assert reload(app, account.staff).locked_until is not None
+    # Locked for this address: every check was counted for the account too.
+    assert reload(app, account.staff).failed_logins == MAX_FAILED_SIGN_INS
     # The right password and then the right code, while locked: refused.
     right = code(secret, steady_step(secret))
     assert sign_in(client, email).status_code == 401
@@ -168,21 +168,26 @@ def test_wrong_codes_count_towards_the_lockout(
     assert client.get("/admin/").status_code == 302
     assert actions(app).count("signin.code_failed") == MAX_FAILED_SIGN_INS - 2
     assert actions(app).count("signin.locked") == 3
+    # Another address still signs the owner in (a guesser cannot lock staff out).
+    sign_in_now(client_at(app, "192.0.2.7"), account)
 
 
-def test_a_right_password_on_the_last_check_locks_rather_than_strands(
+def test_a_right_password_buys_no_more_guesses_at_the_code(
     app: Flask, client: FlaskClient, with_totp: Callable[..., TotpAccount]
 ) -> None:
     account = with_totp()
+    secret = account.enrolled.secret
     for _ in range(MAX_FAILED_SIGN_INS - 1):
         assert sign_in(client, account.staff.email, "not the password").status_code == 401
-    last = sign_in(client, account.staff.email)  # right, but no check is left for the code
-    assert last.status_code == 401
-    assert "ロック" in last.get_data(as_text=True)
-    with app.extensions["db"].unit_of_work() as session:  # the lock window passes
-        session.execute(
-            update(Staff).where(Staff.id == account.staff.id).values(locked_until=utcnow())
-        )
+    last = sign_in(client, account.staff.email)  # right, on the window's last check
+    assert last.headers["Location"].startswith(CODE_PAGE)
+    right = code(secret, steady_step(secret))
+    refused = client.post(
+        CODE_PAGE, data={"code": right, "csrf_token": csrf_token(client, CODE_PAGE)}
+    )
+    assert refused.status_code == 401  # no check is left for the code
+    assert "ロック" in refused.get_data(as_text=True)
+    throttle(app).reset()  # the lock window passes
     sign_in_now(client, account)
 
 
@@ -302,7 +307,7 @@ def test_wrong_confirmations_lock_the_account(
         post_form(
             client, "/admin/account/totp/recovery-codes", {"password": "guess", "code": "000000"}
         )
-    assert reload(app, account.staff).locked_until is not None
+    assert reload(app, account.staff).failed_logins == MAX_FAILED_SIGN_INS
     assert "signin.locked" in actions(app)
     code_now = account.enrolled.recovery_codes[0]
     locked = post_form(

@@ -306,6 +306,33 @@ def test_a_password_reset_by_cli_ends_every_session(
     refused(client)
 
 
+def test_the_cli_ends_one_persons_or_everyones_sessions(
+    app: Flask, staff_factory: StaffFactory
+) -> None:
+    one, other = staff_factory(Role.VIEWER), staff_factory(Role.EDITOR)
+    first, second, third = app.test_client(), app.test_client(), app.test_client()
+    sign_in(first, one.email)
+    sign_in(second, other.email)
+    runner = app.test_cli_runner()
+    neither = runner.invoke(args=["staff", "end-sessions"])
+    assert neither.exit_code == 2
+    ended = runner.invoke(args=["staff", "end-sessions", "--email", one.email])
+    assert ended.exit_code == 0, ended.output
+    assert "1 session(s) ended" in ended.output
+    refused(first)
+    assert second.get("/admin/").status_code == 200
+    sign_in(third, one.email)
+    everyone = runner.invoke(args=["staff", "end-sessions", "--all"])
+    assert everyone.exit_code == 0, everyone.output
+    assert "2 session(s) ended" in everyone.output
+    refused(second)
+    refused(third)
+    assert [e.detail for e in entries(app, "session.end_all")] == [
+        {"via": "cli", "sessions_ended": 1},
+        {"via": "cli", "everyone": True, "sessions_ended": 2},
+    ]
+
+
 def test_the_clock_forgets_expired_sessions(app: Flask, staff_factory: StaffFactory) -> None:
     staff = staff_factory(Role.VIEWER)
     for _ in range(3):

@@ -46,7 +46,7 @@ def test_follow_then_text_gets_the_bots_reply(
 ) -> None:
     bot.echo_via = platform.url
     user_id = control("POST", "/users", json={}).json()["userId"]
-    assert control("POST", f"/users/{user_id}/follow").json() == {"webhookStatus": 200}
+    assert control("POST", f"/users/{user_id}/follow", json={}).json() == {"webhookStatus": 200}
     response = control("POST", f"/users/{user_id}/text", json={"text": "住民票"})
     assert response.json() == {"webhookStatus": 200}
     deliveries = control("GET", f"/users/{user_id}/deliveries").json()["deliveries"]
@@ -61,7 +61,7 @@ def test_postback_and_unfollow(
 ) -> None:
     body = {"data": "v=1&a=coupon.list", "params": {"date": "2025-05-05"}}
     assert control("POST", f"/users/{friend}/postback", json=body).status_code == 200
-    assert control("POST", f"/users/{friend}/unfollow").status_code == 200
+    assert control("POST", f"/users/{friend}/unfollow", json={}).status_code == 200
     assert [event.type for event in bot.events] == ["postback", "unfollow"]
     user = state.get_user(friend)
     assert user is not None
@@ -71,7 +71,8 @@ def test_postback_and_unfollow(
 def test_bad_control_requests(control: Callable[..., requests.Response], friend: str) -> None:
     assert control("POST", f"/users/{friend}/text", json={}).status_code == 400
     assert control("POST", f"/users/{friend}/postback", json={"data": 1}).status_code == 400
-    assert control("POST", f"/users/{friend}/text", data=b"[").status_code == 400
+    json_type = {"Content-Type": "application/json"}
+    assert control("POST", f"/users/{friend}/text", data=b"[", headers=json_type).status_code == 400
     assert control("POST", "/users/U0/text", json={"text": "hi"}).status_code == 404
     assert control("GET", "/users/U0/deliveries").status_code == 404
 
@@ -85,7 +86,7 @@ def test_faults_and_reset(
     assert taken is not None
     assert (taken.status, taken.after_delivery, taken.times) == (500, True, 2)
     assert control("POST", "/faults", json={"endpoint": "nope"}).status_code == 400
-    assert control("POST", "/reset").status_code == 200
+    assert control("POST", "/reset", json={}).status_code == 200
     assert state.users() == []
     assert state.take_fault("push") is None
 
@@ -126,7 +127,7 @@ def test_resident_actions_need_a_webhook_url() -> None:
     state = PlatformState(channel_access_token="t")
     user_id = state.add_user().user_id
     with start_platform(state) as running, requests.Session() as session:
-        response = session.post(f"{running.url}/_simulator/users/{user_id}/follow")
+        response = session.post(f"{running.url}/_simulator/users/{user_id}/follow", json={})
     assert response.status_code == 503
     user = state.get_user(user_id)
     assert user is not None
@@ -205,7 +206,59 @@ def test_oversized_media_is_413(
     assert answer.status_code == 400  # the body fits its bound; the decoded data does not
     assert "at most 10,485,760 bytes" in answer.json()["message"]
     assert bot.events == []
-    huge = control("POST", f"/users/{friend}/media", data=b"x" * (MAX_MEDIA_BODY_BYTES + 1))
+    huge = control(
+        "POST",
+        f"/users/{friend}/media",
+        data=b"x" * (MAX_MEDIA_BODY_BYTES + 1),
+        headers={"Content-Type": "application/json"},
+    )
     assert huge.status_code == 413
     unknown = {"type": "image", "contentType": "image/png", "data": "eA=="}
     assert control("POST", "/users/U0/media", json=unknown).status_code == 404
+
+
+# Web pages cannot drive it ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        # What a page on another site can send without a CORS preflight:
+        ({"Content-Type": "text/plain"}, '{"displayName": "x"}', 415),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "displayName=x", 415),
+        ({"Content-Type": "multipart/form-data; boundary=b"}, "--b--", 415),
+        ({}, None, 415),  # fetch(url, {method: "POST", mode: "no-cors"})
+        # A browser's own word on where the call came from:
+        ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, "{}", 403),
+        ({"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}, "{}", 403),
+        ({"Content-Type": "application/json", "Origin": "https://evil.example"}, "{}", 403),
+        ({"Content-Type": "application/json", "Origin": "http://127.0.0.1:5000"}, "{}", 403),
+        ({"Content-Type": "application/json", "Origin": "null"}, "{}", 403),
+        # A rebinding DNS name pointing at 127.0.0.1: the browser thinks it is the page's site.
+        ({"Content-Type": "application/json", "Host": "rebind.evil.example:5001"}, "{}", 403),
+    ],
+)
+def test_calls_a_web_page_could_make_are_refused(
+    control: Callable[..., requests.Response],
+    state: PlatformState,
+    headers: dict[str, str],
+    body: str | None,
+    status: int,
+) -> None:
+    response = control("POST", "/users", data=body, headers=headers)
+    assert response.status_code == status
+    assert "message" in response.json()
+    assert state.users() == []  # nobody was created
+    assert control("POST", "/reset", data=body, headers=headers).status_code == status
+
+
+def test_local_tools_and_the_platforms_own_pages_are_served(
+    control: Callable[..., requests.Response], platform: RunningPlatform
+) -> None:
+    assert control("POST", "/users", json={}).status_code == 201  # scripts, tests, the bot
+    own = {"Origin": platform.url, "Sec-Fetch-Site": "same-origin"}
+    assert control("POST", "/users", json={}, headers=own).status_code == 201
+    typed = {"Sec-Fetch-Site": "none"}  # typed into the address bar
+    assert control("GET", "/users", headers=typed).status_code == 200
+    assert control("GET", "/users", headers={"Host": f"localhost:{platform.port}"}).ok
+    assert control("GET", "/users", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
