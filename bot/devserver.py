@@ -4,6 +4,8 @@ The only place where the clock jobs run inside the web process (STYLE.md: it is 
 by construction). Without LINE credentials the fake LINE platform runs here too (the bot's
 gateway already points at it, ``create_app``), with the default rich menu deployed to it and
 the resident chat page (``/simulator``) mounted, so a newcomer can play a resident at once.
+The features' development services (``Seam.add_dev_service``: a local identity provider,
+say) start here as well, and only here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from werkzeug.serving import run_simple
 
+from bot.features import Running, seam
 from bot.jobs import schedule
 from bot.line_api import LineApiError
 from bot.migrate import upgrade_database
@@ -62,6 +65,11 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
         platform = start_platform(state, port=app.config["SIMULATOR_PORT"], webhook=sender)
         chat.install(app)
         deploy_rich_menu(app)
+    services: list[Running] = []
+    for service in seam(app).dev_services:
+        running = service.start(app)
+        services.append(running)
+        click.echo(service.describe(running))
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     schedule(scheduler, app)
     scheduler.start()
@@ -82,6 +90,8 @@ def run_embedded(app: Flask, *, host: str, port: int) -> None:
     finally:
         workers.stop()
         scheduler.shutdown(wait=False)
+        for running in reversed(services):
+            running.shutdown()
         if platform is not None:
             platform.shutdown()
         if sender is not None:

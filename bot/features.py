@@ -4,7 +4,8 @@ A feature is a module with ``init_app(app)``. ``create_app`` imports each module
 feature list and calls ``init_app``, which registers everything the feature brings through
 :func:`seam`: its settings (read and checked from the environment right there), LINE routes,
 dialog flows and interceptors, staff-console pages with their menu entries and dashboard
-tiles, resident pages, clock jobs and translation catalogs. Then :meth:`Seam.finish` checks
+tiles, resident pages, clock jobs, translation catalogs, ``madoguchi`` CLI commands and
+development services (started by ``make run`` only, like the fake LINE platform). Then :meth:`Seam.finish` checks
 the whole (two registrations claiming the same input are refused) and closes registration.
 
 The plumbing (``bot/``) never imports a feature; it only knows the seam. docs/features.md
@@ -14,11 +15,12 @@ walks through adding one.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import click
 from flask import Blueprint, Flask
 
 from bot.config import SETTINGS, ConfigError, Setting
@@ -30,6 +32,25 @@ from bot.routing import Handler, Predicate, Router
 
 class SeamClosed(RuntimeError):
     """Raised when something registers after the app has finished starting."""
+
+
+class Running(Protocol):
+    """A started development service: something ``make run`` stops when it ends."""
+
+    def shutdown(self) -> None:
+        """Stop the service."""
+
+
+@dataclass(frozen=True)
+class DevService:
+    """A service the embedded development mode (``make run``) starts beside the bot, such as
+    a local identity provider standing in for a real one (never started in production)."""
+
+    name: str
+    #: Starts the service for the app and returns it running; ``describe`` says where.
+    start: Callable[[Flask], Running]
+    #: One line for the console once it runs (``"local OpenID provider at http://..."``).
+    describe: Callable[[Running], str] = lambda running: repr(running)
 
 
 @dataclass
@@ -45,6 +66,7 @@ class Seam:
     environ: Mapping[str, str]
     settings: list[Setting] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    dev_services: list[DevService] = field(default_factory=list)
     #: The feature modules, in the order they were initialised.
     features: list[str] = field(default_factory=list)
     _closed: bool = False
@@ -135,6 +157,26 @@ class Seam:
         if not folder.is_dir():
             raise FileNotFoundError(f"no translations folder at {folder}")
         self.app.extensions["babel"].translation_directories.append(str(folder))
+
+    def add_command(self, command: click.Command) -> None:
+        """Add a ``madoguchi`` CLI command or group (``madoguchi coupons import-campaign``).
+
+        :raises ValueError: a command of that name exists already.
+        """
+        self._open()
+        if command.name is None or command.name in self.app.cli.commands:
+            raise ValueError(f"CLI command {command.name!r} registered twice")
+        self.app.cli.add_command(command)
+
+    def add_dev_service(self, service: DevService) -> None:
+        """Add a service ``make run`` starts beside the bot (development only).
+
+        :raises ValueError: a service of that name exists already.
+        """
+        self._open()
+        if any(s.name == service.name for s in self.dev_services):
+            raise ValueError(f"development service {service.name!r} registered twice")
+        self.dev_services.append(service)
 
     def finish(self) -> None:
         """Check what was registered and close registration.

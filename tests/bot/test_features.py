@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from flask import Flask
 from sqlalchemy import select, update
@@ -20,7 +21,7 @@ from bot import FEATURES, create_app
 from bot.config import ConfigError, Setting
 from bot.dialog import DialogEngine
 from bot.dispatch import DIALOGS, Dispatcher
-from bot.features import Seam, SeamClosed, seam
+from bot.features import DevService, Seam, SeamClosed, seam
 from bot.jobs import run_job
 from bot.routing import RouteConflict, Router, Text
 from models import Dialog
@@ -139,6 +140,44 @@ def test_a_setting_cannot_be_registered_twice() -> None:
 def test_nothing_registers_after_start_up(app: Flask) -> None:
     with pytest.raises(SeamClosed):
         seam(app).add_route("late", Text("遅刻"), lambda ctx: None)
+    with pytest.raises(SeamClosed):
+        seam(app).add_command(click.Command("late"))
+
+
+# -- the CLI and development services ------------------------------------------------------
+
+
+def test_a_feature_command_runs_under_madoguchi(app: Flask, resident: Resident) -> None:
+    resident.follow()
+    resident.say("予約")
+    resident.say("花子")
+    resident.tap(resident.last_quick_replies()[0]["data"])  # はい: the booking completes
+    result = app.test_cli_runner().invoke(args=["toy", "count"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "1 toy bookings\n"
+
+
+def test_a_command_or_service_cannot_be_registered_twice() -> None:
+    engine = DialogEngine(timedelta(minutes=1))
+    router = Router()
+    flask_app = Flask(__name__)
+    fresh = Seam(flask_app, router, engine, Dispatcher(router, engine), {}, {})
+    fresh.add_command(click.Command("twice"))
+    assert "twice" in flask_app.cli.commands
+    with pytest.raises(ValueError, match="CLI command 'twice' registered twice"):
+        fresh.add_command(click.Command("twice"))
+    service = DevService("idp", lambda app: toy_feature.ToyService(app))
+    fresh.add_dev_service(service)
+    with pytest.raises(ValueError, match="development service 'idp' registered twice"):
+        fresh.add_dev_service(service)
+
+
+def test_the_dev_services_are_listed_for_make_run(app: Flask) -> None:
+    [service] = seam(app).dev_services
+    running = service.start(app)
+    assert service.describe(running) == "toy service running"
+    running.shutdown()
+    assert isinstance(running, toy_feature.ToyService) and running.stopped
 
 
 # -- start-up checks ------------------------------------------------------------------------

@@ -12,7 +12,8 @@ It shows, in one small package, what a real feature's ``init_app`` registers (do
   notification run only after the request's unit of work commits;
 * a page done at one facility (``facility_page.py``) and resident pages of every kind of
   access (``resident_pages.py``);
-* its own translation catalog.
+* its own translation catalog;
+* a ``madoguchi toy count`` CLI command and a development service (``make run`` only).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from flask import Flask, abort, redirect, render_template, url_for
+from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -31,7 +34,8 @@ from bot.console import NavItem, Tile, console_blueprint
 from bot.console.audit import record
 from bot.console.roles import Permission, requires
 from bot.context import EventContext
-from bot.features import seam
+from bot.db import get_db
+from bot.features import DevService, seam
 from bot.incoming import MediaUnavailable
 from bot.jobs import Job
 from bot.messages import text, with_main_menu
@@ -143,6 +147,35 @@ def nudge_one(dialog_id: int) -> ResponseReturnValue:
     return redirect(url_for(".index"))
 
 
+@click.group("toy")
+def toy_commands() -> None:
+    """The toy's commands."""
+
+
+@toy_commands.command("count")
+@with_appcontext
+def count_command() -> None:
+    """Print how many toy bookings were completed."""
+    with get_db().reading() as session:
+        found = session.scalar(
+            select(func.count())
+            .select_from(Dialog)
+            .where(Dialog.flow == "toy", Dialog.status == DialogStatus.COMPLETED)
+        )
+    click.echo(f"{found} toy bookings")
+
+
+class ToyService:
+    """A development service that only remembers it was started (``make run`` starts it)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.greeting = app.config["TOY_GREETING"]
+        self.stopped = False
+
+    def shutdown(self) -> None:
+        self.stopped = True
+
+
 def init_app(app: Flask) -> None:
     """Plug the toy into every part of the seam."""
     features = seam(app)
@@ -162,3 +195,5 @@ def init_app(app: Flask) -> None:
     features.add_nav(NavItem("toy_admin.index", _l("Toy bookings"), Permission.RESULTS, 50))
     features.add_tile(Tile(_l("Toy bookings"), Permission.RESULTS, count_bookings))
     features.add_translations(Path(__file__).parent / "translations")
+    features.add_command(toy_commands)
+    features.add_dev_service(DevService("toy", ToyService, lambda s: "toy service running"))
