@@ -5,8 +5,9 @@ feature list and calls ``init_app``, which registers everything the feature brin
 :func:`seam`: its settings (read and checked from the environment right there), LINE routes,
 dialog flows and interceptors, staff-console pages with their menu entries and dashboard
 tiles, resident pages, clock jobs, translation catalogs, ``madoguchi`` CLI commands and
-development services (started by ``make run`` only, like the fake LINE platform). Then :meth:`Seam.finish` checks
-the whole (two registrations claiming the same input are refused) and closes registration.
+development services (started by ``make run`` only, like the fake LINE platform). Then
+:meth:`Seam.finish` checks the whole (two registrations claiming the same input are refused)
+and closes registration.
 
 The plumbing (``bot/``) never imports a feature; it only knows the seam. docs/features.md
 walks through adding one.

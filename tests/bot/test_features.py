@@ -177,7 +177,8 @@ def test_the_dev_services_are_listed_for_make_run(app: Flask) -> None:
     running = service.start(app)
     assert service.describe(running) == "toy service running"
     running.shutdown()
-    assert isinstance(running, toy_feature.ToyService) and running.stopped
+    assert isinstance(running, toy_feature.ToyService)
+    assert running.stopped
 
 
 # -- start-up checks ------------------------------------------------------------------------
