@@ -37,7 +37,15 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json import RE_SELECT, workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from surveys.definition import Definition, Problem, Question, Section, check
+from models.surveys import Survey, SurveyVersion
+from surveys.definition import (
+    Definition,
+    Problem,
+    Question,
+    Section,
+    check,
+    definition_of,
+)
 from surveys.kinds import DEFAULT_TEXT, KINDS, FreeText
 
 #: Largest file accepted, and the most its parts may hold uncompressed (a survey of 200
@@ -1220,3 +1228,32 @@ def _question_row(question: Question, choices: _Sheet) -> dict[str, object]:
         row[f"{PREFIX}::max_length"] = config["max_length"]
     row |= _translated("unit", config.get("unit") or {}, f"{PREFIX}::")
     return {"type": type_} | row
+
+
+def options_of(survey: Survey) -> SurveyOptions:
+    """The settings of a survey a workbook carries."""
+    return SurveyOptions(
+        anonymous=survey.anonymous,
+        one_answer=survey.one_answer,
+        estimated_minutes=survey.estimated_minutes,
+    )
+
+
+def export_version(survey: Survey, version: SurveyVersion) -> bytes:
+    """A version of a survey as an XLSForm workbook, with the survey's settings."""
+    return write_workbook(definition_of(version, survey.default_language), options_of(survey))
+
+
+def version_to_export(survey: Survey, number: int | None = None) -> SurveyVersion:
+    """The version a download gives: the one numbered ``number``, else the draft being
+    edited, else the published one.
+
+    :raises LookupError: the survey has no version of that number.
+    """
+    if number is not None:
+        found = next((v for v in survey.versions if v.number == number), None)
+        if found is None:
+            raise LookupError(f"survey {survey.id} has no version {number}")
+        return found
+    chosen = survey.draft or survey.current_version or survey.versions[-1]
+    return chosen
