@@ -46,12 +46,18 @@ def import_command(file: Path, then_publish: bool) -> None:
         with get_db().unit_of_work() as session:
             survey = import_survey(session, survey_file)
             detail = {"questions": len(survey_file.definition.questions), "via": "cli"}
-            record(session, "survey.import", object_type="survey", object_id=survey.id,
-                   detail=detail)  # fmt: skip
+            record(
+                session, "survey.import", object_type="survey", object_id=survey.id, detail=detail
+            )
             if then_publish:
                 publish(session, survey, now=utcnow())
-                record(session, "survey.publish", object_type="survey", object_id=survey.id,
-                       detail={"version": 1, "via": "cli"})  # fmt: skip
+                record(
+                    session,
+                    "survey.publish",
+                    object_type="survey",
+                    object_id=survey.id,
+                    detail={"version": 1, "via": "cli"},
+                )
     except (DefinitionError, SurveyStateError) as error:  # pragma: no cover - read_survey checks
         raise click.ClickException(f"nothing was imported: {error}") from error
     click.echo(survey.id)
@@ -79,7 +85,12 @@ def export_command(survey_id: int, output: Path, number: int | None) -> None:
         except LookupError as error:
             raise click.ClickException(str(error)) from error
         data = export_version(survey, version)
-        record(session, "survey.export", object_type="survey", object_id=survey.id,
-               detail={"version": version.number, "format": "xlsform", "via": "cli"})  # fmt: skip
+        record(
+            session,
+            "survey.export",
+            object_type="survey",
+            object_id=survey.id,
+            detail={"version": version.number, "format": "xlsform", "via": "cli"},
+        )
     output.write_bytes(data)
     click.echo(f"survey {survey_id} version {version.number} written to {output}")

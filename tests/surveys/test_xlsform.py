@@ -225,8 +225,14 @@ def test_a_kobo_style_workbook_is_read_with_its_groups_and_translations() -> Non
     )
     by_name = {q.name: q for q in definition.questions}
     assert [q.name for q in definition.questions] == [
-        "consent", "age", "favourite", "bought", "rating", "visit", "bye"
-    ]  # fmt: skip
+        "consent",
+        "age",
+        "favourite",
+        "bought",
+        "rating",
+        "visit",
+        "bye",
+    ]
     assert by_name["consent"].required  # an Excel TRUE
     assert by_name["age"].config == {"min": 0, "max": 120, "unit": {"ja": "歳"}}
     assert by_name["age"].hint == {"ja": "数字で"}
@@ -585,9 +591,21 @@ def test_an_unknown_type_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "column",
-    ["choice_filter", "calculation", "default", "read_only", "image", "audio", "video",
-     "media::image", "required_message", "trigger", "repeat_count", "guidance_hint"],
-)  # fmt: skip
+    [
+        "choice_filter",
+        "calculation",
+        "default",
+        "read_only",
+        "image",
+        "audio",
+        "video",
+        "media::image",
+        "required_message",
+        "trigger",
+        "repeat_count",
+        "guidance_hint",
+    ],
+)
 def test_columns_outside_the_profile_are_refused_by_name(column: str) -> None:
     data = workbook([["type", "name", "label", column], ["text", "q", "質問", "x"]])
     assert problems(data) == [
