@@ -432,7 +432,7 @@ def test_dragging_posts_the_whole_order(client: FlaskClient, db: Database, edito
     assert response.get_json() == {"revision": revision(_definition(db, survey_id))}
     missing = _post(client, path, order[:2], page=f"/admin/surveys/{survey_id}")
     assert missing.status_code == 400
-    assert missing.get_json() == {"problems": ["The order must list every question once."]}
+    assert missing.get_json() == {"problems": ["並び順にはすべての質問を一度ずつ含めてください。"]}
     stale = client.post(
         path,
         data=MultiDict(
