@@ -220,7 +220,7 @@ def new() -> ResponseReturnValue:
         question_errors=_option_errors(errors_by_field(problems, name), option_rows),
         empty_form=EmptyForm(),
         **_common(),
-    ), (400 if problems else 200)
+    )
 
 
 def _staff_id() -> int | None:
@@ -259,9 +259,7 @@ def import_new() -> ResponseReturnValue:
             )
             flash(_("The workbook has been imported as a new draft survey."), "info")
             return _show(survey)
-    return render_template(
-        "surveys/import.html", survey=None, form=UploadForm(), problems=problems
-    ), (400 if problems else 200)
+    return render_template("surveys/import.html", survey=None, form=UploadForm(), problems=problems)
 
 
 # -- one survey ---------------------------------------------------------------------------------
@@ -352,7 +350,7 @@ def texts(survey_id: int) -> ResponseReturnValue:
         others=_others(problems, None),
         empty_form=EmptyForm(),
         **_common(),
-    ), (400 if problems else 200)
+    )
 
 
 @bp.route("/<int:survey_id>/settings", methods=["GET", "POST"])
@@ -395,7 +393,7 @@ def settings(survey_id: int) -> ResponseReturnValue:
         local=forms.local_input,
         empty_form=EmptyForm(),
         **_common(),
-    ), (400 if problems else 200)
+    )
 
 
 # -- questions ----------------------------------------------------------------------------------
@@ -408,7 +406,6 @@ def _question_page(
     kind: str,
     problems: Sequence[Problem],
     option_rows: Sequence[int] = (),
-    status: int = 200,
 ) -> ResponseReturnValue:
     name = question.name if question else None
     errors = _option_errors(errors_by_field(problems, name or ""), option_rows)
@@ -428,7 +425,7 @@ def _question_page(
         others=_others(problems, name or ""),
         empty_form=EmptyForm(),
         **_common(),
-    ), status
+    )
 
 
 def _option_errors(
@@ -474,9 +471,7 @@ def question_new(survey_id: int) -> ResponseReturnValue:
     name = read.question.name
     problems = read.problems or _save(survey, changed, "question added", question=name)
     if problems:
-        return _question_page(
-            survey, definition, read.question, kind, problems, read.option_rows, 400
-        )
+        return _question_page(survey, definition, read.question, kind, problems, read.option_rows)
     flash(_("The question has been added."), "info")
     return _show(survey, f"q-{read.question.name}")
 
@@ -511,7 +506,7 @@ def question_edit(survey_id: int, name: str) -> ResponseReturnValue:
         problems = [
             replace(p, subject=name) if p.subject == read.question.name else p for p in problems
         ]
-        return _question_page(survey, definition, shown, kind, problems, read.option_rows, 400)
+        return _question_page(survey, definition, shown, kind, problems, read.option_rows)
     flash(_("The question has been saved."), "info")
     return _show(survey, f"q-{read.question.name}")
 
@@ -543,7 +538,7 @@ def question_delete(survey_id: int, name: str) -> ResponseReturnValue:
         revision=revision(definition),
         empty_form=EmptyForm(),
         **_common(),
-    ), (400 if problems else 200)
+    )
 
 
 @bp.post("/<int:survey_id>/q/<name>/move")
@@ -592,7 +587,6 @@ def _section_page(
     section: Any,
     members: Sequence[str],
     problems: Sequence[Problem],
-    status: int = 200,
 ) -> ResponseReturnValue:
     name = section.name if section else ""
     return render_template(
@@ -607,7 +601,7 @@ def _section_page(
         others=_others(problems, name),
         empty_form=EmptyForm(),
         **_common(),
-    ), status
+    )
 
 
 @bp.route("/<int:survey_id>/sections/new", methods=["GET", "POST"])
@@ -635,7 +629,7 @@ def section(survey_id: int, name: str | None = None) -> ResponseReturnValue:
         changed = forms.place_section(definition, read, name, chosen)
         problems = _save(survey, changed, "section saved", section=read.name)
     if problems:
-        return _section_page(survey, definition, read, chosen, problems, 400)
+        return _section_page(survey, definition, read, chosen, problems)
     flash(_("The section has been saved."), "info")
     return _show(survey, "questions")
 
@@ -688,9 +682,7 @@ def preview_page(survey_id: int) -> str:
     )
 
 
-def _confirm(
-    survey: Survey, action: str, problems: Sequence[Problem] = (), status: int = 200
-) -> ResponseReturnValue:
+def _confirm(survey: Survey, action: str, problems: Sequence[Problem] = ()) -> ResponseReturnValue:
     return render_template(
         "surveys/confirm.html",
         survey=survey,
@@ -700,7 +692,7 @@ def _confirm(
         revision=revision(_definition(survey)),
         empty_form=EmptyForm(),
         **_common(),
-    ), status
+    )
 
 
 @bp.route("/<int:survey_id>/publish", methods=["GET", "POST"])
@@ -718,7 +710,7 @@ def publish_page(survey_id: int) -> ResponseReturnValue:
     try:
         version = publish(request_session(), survey, now=utcnow())
     except DefinitionError as error:
-        return _confirm(survey, "publish", error.problems, 400)
+        return _confirm(survey, "publish", error.problems)
     record(
         request_session(),
         "survey.publish",
@@ -814,7 +806,7 @@ def import_into(survey_id: int) -> ResponseReturnValue:
                 return _show(survey)
     return render_template(
         "surveys/import.html", survey=survey, form=UploadForm(), problems=problems
-    ), (400 if problems else 200)
+    )
 
 
 def status_label(survey: Survey) -> str:
