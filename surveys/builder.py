@@ -32,6 +32,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bot.console import console_blueprint
 from bot.console.audit import record
@@ -168,7 +169,8 @@ def _common() -> dict[str, Any]:
 @requires(LOOK)
 def index() -> str:
     """Every survey: status, responses, open and close times."""
-    surveys = request_session().scalars(select(Survey).order_by(Survey.id.desc())).all()
+    query = select(Survey).options(selectinload(Survey.versions)).order_by(Survey.id.desc())
+    surveys = request_session().scalars(query).all()
     return render_template("surveys/index.html", surveys=surveys, shown=_shown, **_common())
 
 
@@ -291,6 +293,8 @@ def start_version(survey_id: int) -> ResponseReturnValue:
     survey = _survey(survey_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
+    if survey.draft is not None:  # started already (by a colleague, or a second click)
+        return _show(survey)
     try:
         version = draft_version(request_session(), survey)
     except SurveyStateError:
@@ -406,10 +410,13 @@ def _question_page(
     kind: str,
     problems: Sequence[Problem],
     option_rows: Sequence[int] = (),
+    at: str | None = None,
 ) -> ResponseReturnValue:
+    """A question's form: ``question`` as typed (its problems at their fields); ``at`` is
+    the name of the question being edited (the earlier questions are those before it)."""
     name = question.name if question else None
     errors = _option_errors(errors_by_field(problems, name or ""), option_rows)
-    position = next((i for i, q in enumerate(definition.questions) if q.name == name), None)
+    position = next((i for i, q in enumerate(definition.questions) if q.name == at), None)
     earlier = definition.questions[:position] if position is not None else definition.questions
     return render_template(
         "surveys/question.html",
@@ -419,7 +426,7 @@ def _question_page(
         kind=kind,
         languages=form_languages(definition),
         choice_rows=forms.choice_rows(question, kind),
-        earlier=[q for q in earlier if KINDS[q.kind].answered and q.name != name],
+        earlier=[q for q in earlier if KINDS[q.kind].answered and q.name not in (name, at)],
         revision=revision(_definition(survey)),
         errors=errors,
         others=_others(problems, name or ""),
@@ -492,21 +499,20 @@ def question_edit(survey_id: int, name: str) -> ResponseReturnValue:
     question = _question_or_404(definition, name)
     kind = _posted_kind(question.kind)
     if request.method == "GET":
-        return _question_page(survey, definition, question, kind, [])
+        return _question_page(survey, definition, question, kind, [], at=name)
     if "change_kind" in request.form:
-        draft = replace(_draft_from_form(definition, kind), name=name)
-        return _question_page(survey, definition, draft, kind, [])
+        return _question_page(
+            survey, definition, _draft_from_form(definition, kind), kind, [], at=name
+        )
     if not _fresh(definition):
         return _show(survey)
     read = forms.read_question(request.form, form_languages(definition), kind)
     changed = forms.place_question(definition, read.question, name)
     problems = read.problems or _save(survey, changed, "question changed", question=name)
     if problems:
-        shown = replace(read.question, name=name)
-        problems = [
-            replace(p, subject=name) if p.subject == read.question.name else p for p in problems
-        ]
-        return _question_page(survey, definition, shown, kind, problems, read.option_rows)
+        return _question_page(
+            survey, definition, read.question, kind, problems, read.option_rows, at=name
+        )
     flash(_("The question has been saved."), "info")
     return _show(survey, f"q-{read.question.name}")
 

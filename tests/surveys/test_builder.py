@@ -356,6 +356,23 @@ def test_a_change_elsewhere_is_named(client: FlaskClient, db: Database, editor: 
     assert _definition(db, survey_id) == PETS
 
 
+def test_a_bad_new_name_is_shown_as_typed_with_its_problem(
+    client: FlaskClient, db: Database, editor: Staff
+) -> None:
+    survey_id = _create(db)
+    response = _post(
+        client,
+        f"/admin/surveys/{survey_id}/q/age",
+        {"kind": "integer", "name": "1st age", "label.ja": "年齢は？"},
+    )
+    assert response.status_code == 200
+    page = _text(response)
+    assert 'value="1st age"' in page
+    assert '<ul class="field-errors" id="f-name-error"><li>must start with a letter' in page
+    assert "<h1>質問 age</h1>" in page
+    assert _definition(db, survey_id) == PETS
+
+
 def test_editing_a_question_keeps_its_place_and_audits(
     client: FlaskClient, db: Database, editor: Staff
 ) -> None:
@@ -687,6 +704,7 @@ def test_publish_then_edit_makes_a_new_version_and_close_ends_it(
     assert 'draggable="true"' not in page
     token = csrf_token(client, "/admin/account")
     assert client.post(f"{base}/edit", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{base}/edit", data={"csrf_token": token}).status_code == 302  # twice
     assert _survey_state(db, survey_id) == (SurveyStatus.OPEN, [1, 2])
     assert 'draggable="true"' in _text(client.get(base))
     changed = _post(
