@@ -134,6 +134,8 @@ def test_a_section_gathers_its_questions_and_gives_back_the_others() -> None:
     renamed = forms.place_section(grouped, Section("t"), "s", ["b"])
     assert [s.name for s in renamed.sections] == ["t"]
     assert [q.section for q in renamed.questions] == [None, "t", None, None]
+    nested = forms.place_section(SECTIONED, Section("new", parent="outer"), None, ["b"])
+    assert [q.section for q in nested.questions] == [None, "new", "inner", None]
     removed = forms.remove_section(SECTIONED, "outer")
     assert removed.sections == (Section("inner"),)
     assert [q.section for q in removed.questions] == [None, None, "inner", None]
