@@ -124,19 +124,18 @@ def _fresh(definition: Definition) -> bool:
     return False
 
 
+def _audited(action: str, survey_id: int, **detail: Any) -> None:
+    """Record a change to a survey in the audit log (committed with the request)."""
+    record(request_session(), action, object_type="survey", object_id=survey_id, detail=detail)
+
+
 def _save(survey: Survey, definition: Definition, change: str, **detail: Any) -> list[Problem]:
     """Save the draft; the problems if it cannot be (nothing changes then)."""
     try:
         version = save_definition(request_session(), survey, definition)
     except DefinitionError as error:
         return error.problems
-    record(
-        request_session(),
-        "survey.update",
-        object_type="survey",
-        object_id=survey.id,
-        detail={"version": version.number, "change": change, **detail},
-    )
+    _audited("survey.update", survey.id, version=version.number, change=change, **detail)
     return []
 
 
@@ -200,13 +199,7 @@ def new() -> ResponseReturnValue:
                 except DefinitionError as error:
                     problems = error.problems
             if survey is not None:
-                record(
-                    request_session(),
-                    "survey.create",
-                    object_type="survey",
-                    object_id=survey.id,
-                    detail={"version": 1},
-                )
+                _audited("survey.create", survey.id, version=1)
                 flash(_("The survey has been created as a draft."), "info")
                 return _show(survey)
     name = question.name if question else ""
@@ -252,13 +245,7 @@ def import_new() -> ResponseReturnValue:
         if survey_file is not None:
             session = request_session()
             survey = import_survey(session, survey_file, created_by_id=_staff_id())
-            record(
-                session,
-                "survey.import",
-                object_type="survey",
-                object_id=survey.id,
-                detail={"questions": len(survey_file.definition.questions)},
-            )
+            _audited("survey.import", survey.id, questions=len(survey_file.definition.questions))
             flash(_("The workbook has been imported as a new draft survey."), "info")
             return _show(survey)
     return render_template("surveys/import.html", survey=None, form=UploadForm(), problems=problems)
@@ -300,13 +287,7 @@ def start_version(survey_id: int) -> ResponseReturnValue:
     except SurveyStateError:
         flash(_("A closed survey cannot change."), "error")
         return _show(survey)
-    record(
-        request_session(),
-        "survey.update",
-        object_type="survey",
-        object_id=survey.id,
-        detail={"version": version.number, "change": "new version"},
-    )
+    _audited("survey.update", survey.id, version=version.number, change="new version")
     flash(
         _(
             "Version %(number)d has been started. Residents keep answering the published "
@@ -376,13 +357,7 @@ def settings(survey_id: int) -> ResponseReturnValue:
         problems += [p for p in check_settings(survey, shown) if (p.subject, p.field) not in unread]
         if not problems:
             update_settings(request_session(), survey, shown)
-            record(
-                request_session(),
-                "survey.update",
-                object_type="survey",
-                object_id=survey.id,
-                detail={"change": "settings"},
-            )
+            _audited("survey.update", survey.id, change="settings")
             flash(_("The settings have been saved."), "info")
             return _show(survey)
     quota_errors = {q.name: errors_by_field(problems, q.name) for q in shown.quotas}
@@ -717,13 +692,7 @@ def publish_page(survey_id: int) -> ResponseReturnValue:
         version = publish(request_session(), survey, now=utcnow())
     except DefinitionError as error:
         return _confirm(survey, "publish", error.problems)
-    record(
-        request_session(),
-        "survey.publish",
-        object_type="survey",
-        object_id=survey.id,
-        detail={"version": version.number},
-    )
+    _audited("survey.publish", survey.id, version=version.number)
     flash(_("Version %(number)d has been published.", number=version.number), "info")
     return _show(survey)
 
@@ -741,7 +710,7 @@ def close_page(survey_id: int) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     close(request_session(), survey, now=utcnow())
-    record(request_session(), "survey.close", object_type="survey", object_id=survey.id)
+    _audited("survey.close", survey.id)
     flash(_("The survey has been closed."), "info")
     return _show(survey)
 
@@ -759,7 +728,7 @@ def delete_page(survey_id: int) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     request_session().delete(survey)
-    record(request_session(), "survey.delete", object_type="survey", object_id=survey_id)
+    _audited("survey.delete", survey_id)
     flash(_("The draft survey has been deleted."), "info")
     return redirect(url_for(".index"))
 
@@ -771,13 +740,7 @@ def download(survey_id: int) -> ResponseReturnValue:
     survey = _survey(survey_id)
     version = _shown(survey)
     data = export_version(survey, version)
-    record(
-        request_session(),
-        "survey.export",
-        object_type="survey",
-        object_id=survey.id,
-        detail={"version": version.number, "format": "xlsform"},
-    )
+    _audited("survey.export", survey.id, version=version.number, format="xlsform")
     return Response(
         data,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -801,12 +764,8 @@ def import_into(survey_id: int) -> ResponseReturnValue:
             found = _save(survey, survey_file.definition, "imported")
             problems = [str(problem) for problem in found]
             if not problems:
-                record(
-                    request_session(),
-                    "survey.import",
-                    object_type="survey",
-                    object_id=survey.id,
-                    detail={"questions": len(survey_file.definition.questions)},
+                _audited(
+                    "survey.import", survey.id, questions=len(survey_file.definition.questions)
                 )
                 flash(_("The workbook has replaced the draft's questions."), "info")
                 return _show(survey)

@@ -26,14 +26,9 @@ from surveys.builder import revision
 from surveys.definition import Definition, Question, Section, definition_of, normalised
 from surveys.services import create_survey, publish
 from tests.console.conftest import csrf_token, sign_in
+from tests.surveys.test_definition import CHOICES
 from tests.surveys.test_xlsform import FIXTURES, workbook
 
-CHOICES = {
-    "choices": [
-        {"code": "dog", "label": {"ja": "犬", "en": "Dog"}},
-        {"code": "cat", "label": {"ja": "猫", "en": "Cat"}},
-    ]
-}
 #: As stored (settings normalised by their kinds).
 PETS = normalised(
     Definition(
@@ -69,6 +64,11 @@ def _definition(db: Database, survey_id: int) -> Definition:
         return definition_of(version, survey.default_language)
 
 
+def _no_survey(db: Database) -> bool:
+    with db.reading() as session:
+        return session.scalars(select(Survey)).first() is None
+
+
 def _survey_state(db: Database, survey_id: int) -> tuple[SurveyStatus, list[int]]:
     with db.reading() as session:
         survey = session.get(Survey, survey_id)
@@ -98,6 +98,15 @@ def _post(
 
 def _text(response: TestResponse) -> str:
     return response.get_data(as_text=True)
+
+
+def _upload(client: FlaskClient, path: str, data: bytes, filename: str) -> TestResponse:
+    """Upload a workbook with the page's form (its CSRF token)."""
+    return client.post(
+        path,
+        data={"csrf_token": csrf_token(client, path), "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
 
 
 # -- pages and roles -------------------------------------------------------------------------------
@@ -229,8 +238,7 @@ def test_creating_shows_every_problem_at_its_field_and_stores_nothing(
     assert 'id="f-name-error"' in page
     assert 'aria-invalid="true"' in page
     assert 'role="alert"' in page
-    with db.reading() as session:
-        assert session.scalars(select(Survey)).first() is None
+    assert _no_survey(db)
     assert _audit(db) == []
 
 
@@ -246,8 +254,7 @@ def test_changing_the_kind_shows_its_settings_without_saving(
     page = _text(response)
     assert 'name="start"' in page
     assert 'value="score"' in page  # what was typed stays
-    with db.reading() as session:
-        assert session.scalars(select(Survey)).first() is None
+    assert _no_survey(db)
 
 
 # -- questions -------------------------------------------------------------------------------------
@@ -774,14 +781,7 @@ def test_a_workbook_upload_creates_a_survey(
     client: FlaskClient, db: Database, editor: Staff
 ) -> None:
     data = (FIXTURES / "kobo_style.xlsx").read_bytes()
-    response = client.post(
-        "/admin/surveys/import",
-        data={
-            "csrf_token": csrf_token(client, "/admin/surveys/import"),
-            "file": (io.BytesIO(data), "来庁者.xlsx"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = _upload(client, "/admin/surveys/import", data, "来庁者.xlsx")
     assert response.status_code == 302
     survey_id = int(response.headers["Location"].rsplit("/", 1)[1])
     assert _definition(db, survey_id).title["ja"] == "県庁来庁者アンケート"
@@ -792,20 +792,12 @@ def test_an_invalid_workbook_shows_every_problem_and_imports_nothing(
     client: FlaskClient, db: Database, editor: Staff
 ) -> None:
     data = (FIXTURES / "every_error.xlsx").read_bytes()
-    response = client.post(
-        "/admin/surveys/import",
-        data={
-            "csrf_token": csrf_token(client, "/admin/surveys/import"),
-            "file": (io.BytesIO(data), "errors.xlsx"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = _upload(client, "/admin/surveys/import", data, "errors.xlsx")
     assert response.status_code == 200
     page = _text(response)
     assert page.count("<li><code>") == 12
     assert "<code>survey!E7 (relevant): ${after} is not an earlier question</code>" in page
-    with db.reading() as session:
-        assert session.scalars(select(Survey)).first() is None
+    assert _no_survey(db)
     assert _audit(db) == []
 
 
@@ -814,12 +806,7 @@ def test_a_workbook_replaces_the_drafts_questions(
 ) -> None:
     survey_id = _create(db)
     data = workbook([["type", "name", "label"], ["text", "opinion", "ご意見"]])
-    path = f"/admin/surveys/{survey_id}/import"
-    response = client.post(
-        path,
-        data={"csrf_token": csrf_token(client, path), "file": (io.BytesIO(data), "x.xlsx")},
-        content_type="multipart/form-data",
-    )
+    response = _upload(client, f"/admin/surveys/{survey_id}/import", data, "x.xlsx")
     assert response.status_code == 302
     assert [q.name for q in _definition(db, survey_id).questions] == ["opinion"]
 

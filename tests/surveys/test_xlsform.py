@@ -24,6 +24,7 @@ from surveys.definition import Definition, Question, Section, definition_of, nor
 from surveys.services import create_survey
 from surveys.xlsform import SurveyOptions as Options
 from surveys.xlsform import XlsFormError, read_survey, read_workbook, write_workbook
+from tests.surveys.test_definition import CHOICES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "xlsform"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "xlsform"
@@ -66,12 +67,6 @@ def problems(data: bytes | Path, **options: Any) -> list[str]:
     return [str(problem) for problem in refused.value.problems]
 
 
-CHOICES = {
-    "choices": [
-        {"code": "dog", "label": {"ja": "犬", "en": "Dog"}},
-        {"code": "cat", "label": {"ja": "猫", "en": "Cat"}},
-    ]
-}
 #: Every kind, nested sections, translations, conditions, constraints and recall.
 EVERYTHING = normalised(
     Definition(
