@@ -972,6 +972,31 @@ def test_control_characters_are_refused_in_every_text(
     assert _definition(db, survey_id) == PETS
 
 
+def test_control_characters_in_an_option_are_refused_at_its_row(
+    client: FlaskClient, db: Database, editor: Staff
+) -> None:
+    survey_id = _create(db)
+    response = _post(
+        client,
+        f"/admin/surveys/{survey_id}/q/pets",
+        {
+            "kind": "multiple_choice",
+            "name": "pets",
+            "label.ja": "ペットは？",
+            "choice_rows": "2",
+            "choice.0.code": "dog",
+            "choice.0.label.ja": "犬",
+            "choice.1.code": "cat",
+            "choice.1.label.ja": "猫\x1b[31m",
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="f-choices-1-error"><li>option 2: contains a control character (ja)</li>' in _text(
+        response
+    )
+    assert _definition(db, survey_id) == PETS
+
+
 # -- the preview -----------------------------------------------------------------------------------
 
 

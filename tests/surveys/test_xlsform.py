@@ -198,6 +198,21 @@ def test_control_characters_are_refused_at_their_cell() -> None:
     assert problems(data) == ["survey!C2 (label): contains a control character (ja)"]
 
 
+def test_control_characters_in_options_and_units_are_refused_at_their_cell() -> None:
+    data = workbook(
+        [
+            ["type", "name", "label", "madoguchi::unit"],
+            ["select_one l", "q", "色"],
+            ["integer", "n", "数", "歳\x85分"],
+        ],
+        [["list_name", "name", "label"], ["l", "a", "赤"], ["l", "b", "青\x9b31m"]],
+    )
+    assert problems(data) == [
+        "survey!D3 (unit): contains a control character (ja)",
+        "choices!C3 (choices): option 2: contains a control character (ja) (list of q)",
+    ]
+
+
 def test_windows_line_breaks_become_line_breaks() -> None:
     data = workbook([["type", "name", "label"], ["text", "q", "一行目\r\n二行目"]])
     assert read_workbook(data).questions[0].label == {"ja": "一行目\n二行目"}
