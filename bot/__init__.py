@@ -14,6 +14,7 @@ from linebot.v3.webhook import SignatureValidator
 #: This is the only place the plumbing names them.
 FEATURES: tuple[str, ...] = (
     "handlers.residents",
+    "surveys",
     "coupons",
     "handlers.menu",
 )

@@ -34,6 +34,7 @@ MAX_TITLE = 100
 MAX_LABEL = 1000
 MAX_HINT = 500
 MAX_INTRO = 2000
+MAX_UNIT = 20
 #: Control characters allowed in texts (line breaks); every other one is refused.
 _ALLOWED_CONTROLS = frozenset("\n\t")
 #: Kinds whose answer may set a resident attribute (their values are option codes).
@@ -144,24 +145,34 @@ class _Checker:
     # texts
 
     def texts(
-        self, subject: str | None, field_: str, texts: object, limit: int, *, needed: bool
+        self,
+        subject: str | None,
+        field_: str,
+        texts: object,
+        limit: int,
+        *,
+        needed: bool,
+        what: str = "",
     ) -> None:
+        """Check texts by language; ``what`` starts each message (``option 2: ``)."""
         if not isinstance(texts, Mapping):
-            self.add(subject, field_, "must be texts by language")
+            self.add(subject, field_, f"{what}must be texts by language")
             return
         for language, value in texts.items():
             if not isinstance(language, str) or not LANGUAGE.fullmatch(language):
-                self.add(subject, field_, f"{language!r} is not a language code (ja, en, ...)")
+                self.add(
+                    subject, field_, f"{what}{language!r} is not a language code (ja, en, ...)"
+                )
             if not isinstance(value, str):
-                self.add(subject, field_, "must be text")
+                self.add(subject, field_, f"{what}must be text")
                 continue
             if len(value) > limit:
-                self.add(subject, field_, f"is longer than {limit} characters ({language})")
+                self.add(subject, field_, f"{what}is longer than {limit} characters ({language})")
             if any(
                 unicodedata.category(char) in ("Cc", "Cs") and char not in _ALLOWED_CONTROLS
                 for char in value
             ):
-                self.add(subject, field_, f"contains a control character ({language})")
+                self.add(subject, field_, f"{what}contains a control character ({language})")
         if needed and not (texts.get(self.definition.default_language) or "").strip():
             self.add(
                 subject,
@@ -308,6 +319,7 @@ class _Checker:
             kind.check_config(question.config)
         except ConfigProblem as problem:
             self.add(name, problem.field, problem.message)
+        self.setting_texts(name, question.config)
         self.recall(name, "label", question.label, index)
         self.recall(name, "hint", question.hint, index)
         self.recall(name, "constraint_message", question.constraint_message, index + 1)
@@ -318,6 +330,19 @@ class _Checker:
             self.expression(name, "constraint", question.constraint, before=index, dot=True)
         if question.attribute is not None:
             self.attribute(question)
+
+    def setting_texts(self, name: str, config: Mapping[str, Any]) -> None:
+        """Options' labels and a unit are texts residents read: the same checks."""
+        choices = config.get("choices")
+        if isinstance(choices, Sequence) and not isinstance(choices, str):
+            for number, choice in enumerate(choices, start=1):
+                label = choice.get("label") if isinstance(choice, Mapping) else None
+                if isinstance(label, Mapping):
+                    self.texts(
+                        name, "choices", label, MAX_LABEL, needed=False, what=f"option {number}: "
+                    )
+        if isinstance(config.get("unit"), Mapping):
+            self.texts(name, "unit", config["unit"], MAX_UNIT, needed=False)
 
     def attribute(self, question: Question) -> None:
         name = question.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from surveys.definition import (
     definition_of,
     store,
 )
+
+if TYPE_CHECKING:
+    from surveys.xlsform import SurveyFile
 
 
 class SurveyStateError(ValueError):
@@ -181,3 +185,24 @@ def questions_of(session: Session, version_id: int) -> Sequence[SurveyQuestion]:
         .where(SurveyQuestion.version_id == version_id)
         .order_by(SurveyQuestion.position)
     ).all()
+
+
+def import_survey(
+    session: Session, survey_file: SurveyFile, *, created_by_id: int | None = None
+) -> Survey:
+    """A new draft survey from an XLSForm workbook's contents (``surveys.xlsform``), with the
+    settings the workbook carries.
+
+    :raises DefinitionError: the definition has problems; nothing is stored.
+    """
+    options = survey_file.options
+    survey = create_survey(
+        session,
+        survey_file.definition,
+        created_by_id=created_by_id,
+        anonymous=options.anonymous,
+        one_answer=options.one_answer,
+    )
+    survey.estimated_minutes = options.estimated_minutes
+    session.flush()
+    return survey

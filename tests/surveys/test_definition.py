@@ -158,6 +158,25 @@ def test_texts_refuse_control_characters_and_bad_languages() -> None:
     }
 
 
+def test_option_labels_and_units_are_checked_like_other_texts() -> None:
+    options = {
+        "choices": [
+            {"code": "a", "label": {"ja": "犬"}},
+            {"code": "b", "label": {"ja": "猫\x1b[31m", "en": "x" * 1001}},
+        ]
+    }
+    survey = _survey(
+        Question("q", "single_choice", {"ja": "質問"}, config=options),
+        Question("n", "integer", {"ja": "数"}, config={"unit": {"ja": "歳\x07", "en": "y" * 21}}),
+    )
+    assert [str(p) for p in check(survey)] == [
+        "q: choices: option 2: contains a control character (ja)",
+        "q: choices: option 2: is longer than 1000 characters (en)",
+        "n: unit: contains a control character (ja)",
+        "n: unit: is longer than 20 characters (en)",
+    ]
+
+
 def test_attributes_only_from_choices_and_never_in_anonymous_surveys() -> None:
     municipality = Question(
         "city",
