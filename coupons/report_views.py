@@ -8,7 +8,6 @@ at its field and nothing is computed or exported.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
@@ -27,18 +26,30 @@ from bot.console.forms import ConsoleForm
 from bot.console.roles import Permission, requires
 from bot.csvexport import csv_response
 from bot.work import request_session
-from bot.xlsxexport import Sheet, xlsx_response
+from bot.xlsxexport import xlsx_response
 from coupons import services
 from coupons.config import coupons_settings
-from coupons.reports import TABLE_KEYS, Filters, Report, Table, build_report, campaign_days
+from coupons.report_files import (
+    EXPORT_ACTION,
+    export_detail,
+    file_stem,
+    hidden_text,
+    report_sheets,
+)
+from coupons.reports import (
+    TABLE_KEYS,
+    Filters,
+    FiltersInvalid,
+    Report,
+    Table,
+    build_report,
+    read_filters,
+)
 from models.coupons import Campaign
 
 bp = console_blueprint(
     "coupons_reports", __name__, "/admin/coupons/reports", template_folder="templates"
 )
-
-#: Earliest and latest year a report's range may name (a typo such as 0202 is refused).
-YEARS = (2000, 2100)
 
 
 class ReportFiltersForm(ConsoleForm):
@@ -50,11 +61,6 @@ class ReportFiltersForm(ConsoleForm):
     first = DateField(_l("From (Japan time)"), validators=[Optional()])
     last = DateField(_l("To (Japan time)"), validators=[Optional()])
     facility = SelectField(_l("Facility"), default="")
-
-
-def hidden_text() -> str:
-    """What a hidden figure reads, on pages and in exports."""
-    return _("hidden")
 
 
 def _language() -> str:
@@ -78,27 +84,17 @@ def _read_filters(campaign: Campaign) -> tuple[ReportFiltersForm, Filters | None
         SelectChoice("", _("All facilities")),
         *(SelectChoice(f.code, f.name(language)) for f in campaign.facilities),
     ]
-    default_first, default_last = campaign_days(campaign)
     if not form.validate():
         return form, None
-    first: date = form.first.data or default_first
-    last: date = form.last.data or default_last
-    problems = False
-    for field, day in ((form.first, first), (form.last, last)):
-        if not YEARS[0] <= day.year <= YEARS[1]:
-            field.errors = [
-                *field.errors,
-                _("Choose a day between %(low)s and %(high)s.", low=YEARS[0], high=YEARS[1]),
-            ]
-            problems = True
-    if not problems and first > last:
-        form.last.errors = [*form.last.errors, _("The last day comes before the first day.")]
-        problems = True
-    if problems:
+    try:
+        filters = read_filters(campaign, form.first.data, form.last.data, form.facility.data)
+    except FiltersInvalid as invalid:
+        for name, message in invalid.problems:
+            field = form[name]
+            field.errors = [*field.errors, message]
         return form, None
-    form.first.data, form.last.data = first, last
-    facility_id = next((f.id for f in campaign.facilities if f.code == form.facility.data), None)
-    return form, Filters(first, last, facility_id)
+    form.first.data, form.last.data = filters.first, filters.last
+    return form, filters
 
 
 def _query() -> dict[str, Any]:
@@ -124,27 +120,14 @@ def _chart(table: Table) -> BarChart:
     )
 
 
-def _audit_export(campaign: Campaign, filters: Filters, fmt: str, table: str | None) -> None:
-    facility = next((f.code for f in campaign.facilities if f.id == filters.facility_id), None)
+def _audit_export(report: Report, fmt: str, table: str | None) -> None:
     record(
         request_session(),
-        "coupons.report.export",
+        EXPORT_ACTION,
         object_type="campaign",
-        object_id=campaign.id,
-        detail={
-            "code": campaign.code,
-            "format": fmt,
-            "table": table,
-            "from": filters.first.isoformat(),
-            "to": filters.last.isoformat(),
-            "facility": facility,
-            "k": coupons_settings().report_k,
-        },
+        object_id=report.campaign.id,
+        detail=export_detail(report, fmt, table),
     )
-
-
-def _file_stem(campaign: Campaign, filters: Filters) -> str:
-    return f"coupon-report-{campaign.code}-{filters.first:%Y%m%d}-{filters.last:%Y%m%d}"
 
 
 @bp.get("/")
@@ -184,10 +167,11 @@ def csv_export(campaign_id: int, table: str) -> ResponseReturnValue:
     _form, filters = _read_filters(campaign)
     if filters is None:
         return redirect(url_for(".show", campaign_id=campaign.id, **_query()))
-    chosen = _report(campaign, filters).table(table)
-    _audit_export(campaign, filters, "csv", table)
+    report = _report(campaign, filters)
+    chosen = report.table(table)
+    _audit_export(report, "csv", table)
     return csv_response(
-        f"{_file_stem(campaign, filters)}-{table}.csv", chosen.header, chosen.cells(hidden_text())
+        f"{file_stem(campaign, filters)}-{table}.csv", chosen.header, chosen.cells(hidden_text())
     )
 
 
@@ -200,28 +184,5 @@ def xlsx_export(campaign_id: int) -> ResponseReturnValue:
     if filters is None:
         return redirect(url_for(".show", campaign_id=campaign.id, **_query()))
     report = _report(campaign, filters)
-    _audit_export(campaign, filters, "xlsx", None)
-    return xlsx_response(f"{_file_stem(campaign, filters)}.xlsx", report_sheets(report))
-
-
-def report_sheets(report: Report) -> list[Sheet]:
-    """The workbook of a report: what it covers, then one sheet per table."""
-    hidden = hidden_text()
-    summary = report.summary
-    facility = next(
-        (f.code for f in report.campaign.facilities if f.id == report.filters.facility_id),
-        _("All facilities"),
-    )
-    about: list[list[Any]] = [
-        [_("Campaign"), report.campaign.code],
-        [_("From (Japan time)"), report.filters.first.isoformat()],
-        [_("To (Japan time)"), report.filters.last.isoformat()],
-        [_("Facility"), facility],
-        [_("Smallest group shown (k)"), report.k],
-        [_("Uses"), hidden if summary.uses is None else summary.uses],
-        [_("People who used a coupon"), hidden if summary.persons is None else summary.persons],
-        [_("People granted coupons"), hidden if summary.granted is None else summary.granted],
-    ]
-    sheets = [Sheet(_("Summary"), [_("Item"), _("Value")], about)]
-    sheets += [Sheet(t.title[:31], t.header, t.cells(hidden)) for t in report.tables]
-    return sheets
+    _audit_export(report, "xlsx", None)
+    return xlsx_response(f"{file_stem(campaign, filters)}.xlsx", report_sheets(report))

@@ -76,6 +76,47 @@ class Filters:
         return datetime.combine(self.last + timedelta(days=1), time.min, TOKYO)
 
 
+#: Earliest and latest year a report's range may name (a typo such as 0202 is refused).
+YEARS = (2000, 2100)
+
+
+class FiltersInvalid(ValueError):
+    """Filters that do not make sense: ``problems`` pairs a field (``first``, ``last``,
+    ``facility``) with what is wrong, in the current language."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = problems
+
+
+def read_filters(
+    campaign: Campaign, first: date | None, last: date | None, facility: str | None
+) -> Filters:
+    """The filters of a report of ``campaign``: the range defaults to its validity period.
+
+    :param facility: a facility's code (``None`` or empty: all of the campaign's).
+    :raises FiltersInvalid: a day outside :data:`YEARS`, the last day before the first, a
+        facility that is not the campaign's.
+    """
+    default_first, default_last = campaign_days(campaign)
+    first, last = first or default_first, last or default_last
+    problems: list[tuple[str, str]] = []
+    for field_name, day in (("first", first), ("last", last)):
+        if not YEARS[0] <= day.year <= YEARS[1]:
+            message = _("Choose a day between %(low)s and %(high)s.", low=YEARS[0], high=YEARS[1])
+            problems.append((field_name, message))
+    if not problems and first > last:
+        problems.append(("last", _("The last day comes before the first day.")))
+    facility_id = None
+    if facility:
+        facility_id = next((f.id for f in campaign.facilities if f.code == facility), None)
+        if facility_id is None:
+            problems.append(("facility", _("This facility does not take part in the campaign.")))
+    if problems:
+        raise FiltersInvalid(problems)
+    return Filters(first, last, facility_id)
+
+
 def campaign_days(campaign: Campaign) -> tuple[date, date]:
     """The Tokyo days of a campaign's validity period (the default range of its report)."""
     first = campaign.starts_at.astimezone(TOKYO).date()

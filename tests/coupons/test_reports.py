@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -440,3 +441,71 @@ def test_the_workbook_has_a_sheet_per_table_and_text_stays_text(
         as_text=True
     )
     assert '"\'+10201","5","5"' in csv_text  # the CSV writer defuses it
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_the_command_writes_a_workbook_or_a_table_and_audits_it(
+    app: Flask, seeded: Seeded, tmp_path: Path
+) -> None:
+    for birth_year, people in ((1995, 4), (1975, 3), (1985, 5)):
+        for _ in range(people):
+            add_person(app, seeded, [(seeded.museum, Day)], birth_year=birth_year)
+    runner = app.test_cli_runner()
+    book_path = tmp_path / "pilot.xlsx"
+    result = runner.invoke(
+        args=["coupons", "report", "pilot", "--format", "xlsx", "-o", str(book_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "k=5" in result.output
+    book = openpyxl.load_workbook(book_path)
+    assert list(book["利用時の年齢層"].iter_rows(values_only=True))[2] == ("40〜49歳", 5, 5)
+    csv_path = tmp_path / "ages.csv"
+    args = ["--format", "csv", "--table", "age_bands", "-o", str(csv_path)]
+    more = ["--from", "2030-04-10", "--to", "2030-04-10", "--facility", "museum"]
+    result = runner.invoke(args=["coupons", "report", "pilot", *args, *more])
+    assert result.exit_code == 0, result.output
+    text = csv_path.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeff")
+    assert '"30〜39歳","非表示","非表示"' in text
+    with app.extensions["db"].sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "coupons.report.export")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [(e.actor_label, e.detail["format"], e.detail["via"]) for e in entries] == [
+        ("system", "xlsx", "cli"),
+        ("system", "csv", "cli"),
+    ]
+    assert entries[1].detail["facility"] == "museum"
+    assert entries[1].detail["from"] == "2030-04-10"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "--format", "xlsx"], "no campaign has the code 'nope'"),
+        (["pilot", "--format", "csv"], "--format csv needs --table"),
+        (["pilot", "--format", "xlsx", "--table", "funnel"], "--table is for CSV"),
+        (["pilot", "--format", "xlsx", "--facility", "park"], "does not take part"),
+        (
+            ["pilot", "--format", "xlsx", "--from", "2030-05-02", "--to", "2030-05-01"],
+            "The last day comes before the first day.",
+        ),
+        (["pilot", "--format", "xlsx", "--from", "1999-01-01"], "between 2000 and 2100"),
+        (["pilot", "--format", "xlsx", "--from", "yesterday"], "does not match the format"),
+        (["pilot", "--format", "pdf"], "'pdf' is not one of 'csv', 'xlsx'"),
+    ],
+)
+def test_the_command_refuses_bad_input_and_writes_nothing(
+    app: Flask, seeded: Seeded, tmp_path: Path, args: list[str], message: str
+) -> None:
+    output = tmp_path / "out"
+    result = app.test_cli_runner().invoke(args=["coupons", "report", *args, "-o", str(output)])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not output.exists()
+    with app.extensions["db"].sessions() as session:
+        assert session.scalars(select(AuditEntry)).all() == []
