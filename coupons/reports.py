@@ -33,6 +33,7 @@ from sqlalchemy import Integer, Select, and_, case, cast, distinct, extract, fun
 from sqlalchemy.orm import Session
 
 from coupons.campaigns import TOKYO
+from coupons.prefectures import PREFECTURES
 from models import Facility, ResidentAttribute
 from models.coupons import (
     Campaign,
@@ -319,72 +320,93 @@ def _decade() -> Any:
 def _breakdown(
     session: Session,
     uses: Select[Any],
-    column: Any,
+    k: int,
     *,
-    join: Callable[[Select[Any]], Select[Any]],
-    order: Callable[[Any], Any],
-) -> list[tuple[Any, int, int]]:
-    """Uses and people per value of ``column`` (a column of the card holder's row or
-    joined to it), NULL included."""
-    statement = join(
-        uses.join(CardHolder, CardHolder.id == Entitlement.holder_id).with_only_columns(
-            column.label("value"), func.count(), func.count(distinct(Entitlement.holder_id))
-        )
-    ).group_by(column)
-    rows = [(value, int(n), int(p)) for value, n, p in session.execute(statement)]
-    return sorted(rows, key=lambda row: order(row[0]))
+    key: str,
+    title: str,
+    header: str,
+    column: Any,
+    label: Callable[[Any], str],
+    join: Callable[[Select[Any]], Select[Any]] | None = None,
+    order: Callable[[Any], Any] | None = None,
+) -> Table:
+    """Uses and people per value of ``column`` (of the card holder's row, or of what
+    ``join`` adds to it), known values in ``order`` (their own by default), then the
+    unknown (NULL) row."""
+    statement = uses.join(CardHolder, CardHolder.id == Entitlement.holder_id).with_only_columns(
+        column.label("value"), func.count(), func.count(distinct(Entitlement.holder_id))
+    )
+    if join is not None:
+        statement = join(statement)
+    rank = order or (lambda value: value)
+    rows = sorted(
+        session.execute(statement.group_by(column)).all(),
+        key=lambda row: (row[0] is None, None if row[0] is None else rank(row[0])),
+    )
+    raw = [((label(value),), (int(n), int(p))) for value, n, p in rows]
+    return Table(key, title, (header,), (_("Uses"), _("People")), suppress(raw, basis=1, k=k))
 
 
-def _known_first(value: Any) -> tuple[bool, Any]:
-    return (value is None, value if value is not None else 0)
+def _or_unknown(value: str | None) -> str:
+    return value if value is not None else _("Unknown")
 
 
-def _age_bands(session: Session, uses: Select[Any], k: int) -> Table:
-    decade = _decade()
-    rows = _breakdown(session, uses, decade, join=lambda s: s, order=_known_first)
-    raw = [
-        ((age_band_label(None if value is None else int(value)),), (n, p)) for value, n, p in rows
+def _municipality(statement: Select[Any]) -> Select[Any]:
+    """Join the ``municipality`` attribute of the person's LINE account (if any)."""
+    return statement.outerjoin(
+        ResidentAttribute,
+        and_(
+            ResidentAttribute.resident_id == CardHolder.resident_id,
+            ResidentAttribute.name == MUNICIPALITY_ATTRIBUTE,
+        ),
+    )
+
+
+_PREFECTURE_ORDER = {name: number for number, name in enumerate(PREFECTURES)}
+
+
+def _prefecture_rank(name: str) -> tuple[int, str]:
+    """Prefectures in their official order (JIS X 0401), anything else after them."""
+    return (_PREFECTURE_ORDER.get(name, len(_PREFECTURE_ORDER)), name)
+
+
+def _breakdowns(session: Session, uses: Select[Any], k: int) -> list[Table]:
+    """The age band, prefecture and municipality tables."""
+    return [
+        _breakdown(
+            session,
+            uses,
+            k,
+            key="age_bands",
+            title=_("Age band at the use"),
+            header=_("Age band"),
+            column=_decade(),
+            label=lambda value: age_band_label(None if value is None else int(value)),
+            order=int,
+        ),
+        _breakdown(
+            session,
+            uses,
+            k,
+            key="prefectures",
+            title=_("Prefecture (verified address)"),
+            header=_("Prefecture"),
+            column=CardHolder.prefecture,
+            label=_or_unknown,
+            order=_prefecture_rank,
+        ),
+        _breakdown(
+            session,
+            uses,
+            k,
+            key="municipalities",
+            title=_("Municipality (the resident's answer)"),
+            header=_("Municipality"),
+            column=ResidentAttribute.value,
+            label=_or_unknown,
+            join=_municipality,
+        ),
     ]
-    return Table(
-        "age_bands",
-        _("Age band at the use"),
-        (_("Age band"),),
-        (_("Uses"), _("People")),
-        suppress(raw, basis=1, k=k),
-    )
-
-
-def _prefectures(session: Session, uses: Select[Any], k: int) -> Table:
-    rows = _breakdown(session, uses, CardHolder.prefecture, join=lambda s: s, order=_known_first)
-    raw = [((value if value is not None else _("Unknown"),), (n, p)) for value, n, p in rows]
-    return Table(
-        "prefectures",
-        _("Prefecture (verified address)"),
-        (_("Prefecture"),),
-        (_("Uses"), _("People")),
-        suppress(raw, basis=1, k=k),
-    )
-
-
-def _municipalities(session: Session, uses: Select[Any], k: int) -> Table:
-    def join(statement: Select[Any]) -> Select[Any]:
-        return statement.outerjoin(
-            ResidentAttribute,
-            and_(
-                ResidentAttribute.resident_id == CardHolder.resident_id,
-                ResidentAttribute.name == MUNICIPALITY_ATTRIBUTE,
-            ),
-        )
-
-    rows = _breakdown(session, uses, ResidentAttribute.value, join=join, order=_known_first)
-    raw = [((value if value is not None else _("Unknown"),), (n, p)) for value, n, p in rows]
-    return Table(
-        "municipalities",
-        _("Municipality (the resident's answer)"),
-        (_("Municipality"),),
-        (_("Uses"), _("People")),
-        suppress(raw, basis=1, k=k),
-    )
 
 
 def _funnel(session: Session, filters: Filters, k: int) -> tuple[Table, Table]:
@@ -494,9 +516,7 @@ def build_report(
     tables = [
         _facility_days(session, uses, names, k),
         _uses_per_person(session, uses, k),
-        _age_bands(session, uses, k),
-        _prefectures(session, uses, k),
-        _municipalities(session, uses, k),
+        *_breakdowns(session, uses, k),
         funnel,
         failures,
     ]
