@@ -54,10 +54,15 @@ def csv_response(
 
     :raises ValueError: the file name has other characters (it goes into a header).
     """
+    return Response(csv_text(header, rows), mimetype="text/csv", headers=attachment(filename))
+
+
+def attachment(filename: str) -> dict[str, str]:
+    """The headers of a download named ``filename`` (every export uses them).
+
+    :raises ValueError: the name is empty or has other characters than ASCII letters,
+        digits and ``.-_`` (it goes into a header).
+    """
     if not filename or not all(c.isascii() and (c.isalnum() or c in ".-_") for c in filename):
         raise ValueError(f"not a plain file name: {filename!r}")
-    return Response(
-        csv_text(header, rows),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}

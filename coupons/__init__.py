@@ -8,7 +8,8 @@ person, not the LINE account. Its parts:
   verb-first services; ``identity.py`` and ``verification.py``: what is kept of an identity
   and the OpenID Connect verifier; ``config.py``: the settings.
 * ``pages.py``: the resident's pages (verification, result, a coupon); ``admin.py``: the
-  campaigns' console pages; ``messages.py``: what residents read; ``cli.py``:
+  campaigns' console pages; ``reports.py`` and ``report_views.py``: the campaigns'
+  reports (viewers and up) and their exports; ``messages.py``: what residents read; ``cli.py``:
   ``madoguchi coupons``.
 * ``handlers/coupons.py``: クーポン in LINE; ``models/coupons.py``: the tables.
 
@@ -25,7 +26,7 @@ from bot.console.roles import Permission
 from bot.features import seam
 from bot.menu import MAIN_MENU
 from bot.routing import Postback, Text
-from coupons import admin, cli, pages
+from coupons import admin, cli, pages, report_views
 from coupons.config import read_settings
 from coupons.messages import VERIFY_AGAIN
 from handlers import coupons as handlers
@@ -47,4 +48,8 @@ def init_app(app: Flask) -> None:
     features.add_blueprint(pages.bp)
     features.add_blueprint(admin.bp)
     features.add_nav(NavItem("coupons_admin.index", _l("Coupons"), Permission.COUPONS_MANAGE, 40))
+    features.add_blueprint(report_views.bp)
+    features.add_nav(
+        NavItem("coupons_reports.index", _l("Coupon reports"), Permission.COUPONS_REPORTS, 45)
+    )
     features.add_command(cli.coupons_group)

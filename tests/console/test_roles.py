@@ -55,6 +55,18 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "coupons_admin.index": ("GET", "/admin/coupons/", P.COUPONS_MANAGE),
     "coupons_admin.new": ("POST", "/admin/coupons/new", P.COUPONS_MANAGE),
     "coupons_admin.edit": ("POST", "/admin/coupons/{campaign}", P.COUPONS_MANAGE),
+    "coupons_reports.index": ("GET", "/admin/coupons/reports/", P.COUPONS_REPORTS),
+    "coupons_reports.show": ("GET", "/admin/coupons/reports/{campaign}", P.COUPONS_REPORTS),
+    "coupons_reports.csv_export": (
+        "GET",
+        "/admin/coupons/reports/{campaign}/funnel.csv",
+        P.COUPONS_REPORTS,
+    ),
+    "coupons_reports.xlsx_export": (
+        "GET",
+        "/admin/coupons/reports/{campaign}/report.xlsx",
+        P.COUPONS_REPORTS,
+    ),
     "surveys_builder.index": ("GET", "/admin/surveys/", P.RESULTS),
     "surveys_builder.new": ("GET", "/admin/surveys/new", P.SURVEYS_EDIT),
     "surveys_builder.import_new": ("GET", "/admin/surveys/import", P.SURVEYS_EDIT),
