@@ -73,7 +73,7 @@ FLOW_KEY = "coupons.flow"
 
 
 @bp.context_processor
-def _texts() -> dict[str, Any]:
+def coupon_texts() -> dict[str, Any]:
     """The coupon texts the pages share with the LINE messages."""
     return {
         "coupon_uses": messages.uses_text,
