@@ -285,3 +285,14 @@ def test_undo_by_the_same_clerk_gives_the_use_back_and_tells_the_resident(
         ).one()
     assert (entry.actor_id, entry.object_id) == (clerk.staff.id, str(used.id))
     assert clerk.undo(museum, used.id)[0] == 409  # once
+
+
+def test_facility_staff_start_at_the_coupon_desk(
+    app: Flask, client: FlaskClient, staff_factory: StaffFactory
+) -> None:
+    clerk = staff_factory(Role.FACILITY)
+    signed = sign_in(client, clerk.email)
+    assert signed.headers["Location"] == "/admin/redeem/"  # not the dashboard they cannot see
+    page = client.get("/admin/redeem/").get_data(as_text=True)
+    assert 'class="brand" href="/admin/redeem/"' in page
+    assert "管理者に登録を依頼してください" in page  # linked to no facility yet
