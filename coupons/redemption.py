@@ -31,6 +31,7 @@ from enum import StrEnum
 from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from coupons.campaigns import TOKYO
 from coupons.tokens import (
@@ -248,16 +249,62 @@ def _count(session: Session, query: Select[Redemption]) -> tuple[int, Redemption
     return len(found), (found[0] if found else None)
 
 
-def _refusal(
-    session: Session,
-    entitlement: Entitlement,
-    campaign: Campaign,
-    *,
-    facility_id: int,
-    step: int,
-    now: datetime,
-) -> Refused | None:
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules look at, read in two statements."""
+
+    entitlement: Entitlement
+    campaign: Campaign
+    #: The campaign includes the facility.
+    at_facility: bool
+    #: The use made with the scan's idempotency key, if any.
+    earlier: Redemption | None
+    #: The use made with the same code (entitlement and step), if any.
+    same_code: Redemption | None
+
+
+def _facts(
+    session: Session, scan: Scan, *, facility_id: int, key: str | None, lock: bool
+) -> _Facts | None:
+    """The coupon (row-locked if ``lock``), its campaign, whether the facility takes part,
+    and the uses the scan's key or code made already; ``None`` for no such coupon."""
+    here = exists().where(
+        campaign_facilities.c.campaign_id == Campaign.id,
+        campaign_facilities.c.facility_id == facility_id,
+    )
+    query = (
+        select(Entitlement, Campaign, here.label("here"))
+        .join(Campaign, Campaign.id == Entitlement.campaign_id)
+        .where(Entitlement.id == scan.entitlement_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update(of=Entitlement)
+    found = session.execute(query).first()
+    if found is None:
+        return None
+    entitlement, campaign, at_facility = found
+    same = (Redemption.entitlement_id == entitlement.id) & (Redemption.code_step == scan.step)
+    clashes = list(
+        session.scalars(
+            select(Redemption).where(same | (Redemption.idempotency_key == key) if key else same)
+        )
+    )
+    return _Facts(
+        entitlement,
+        campaign,
+        bool(at_facility),
+        next((r for r in clashes if key and r.idempotency_key == key), None),
+        next(
+            (r for r in clashes if r.entitlement_id == entitlement.id and r.code_step == scan.step),
+            None,
+        ),
+    )
+
+
+def _refusal(session: Session, facts: _Facts, *, facility_id: int, now: datetime) -> Refused | None:
     """The first rule the use would break, in the order a clerk acts on them; ``None``."""
+    entitlement, campaign = facts.entitlement, facts.campaign
     refused = entitlement.id
 
     def refuse(reason: RefusalReason, previous: Redemption | None = None) -> Refused:
@@ -265,30 +312,16 @@ def _refusal(
 
     if entitlement.revoked_at is not None:
         return refuse(RefusalReason.REVOKED)
-    at_facility = session.scalar(
-        select(
-            exists().where(
-                campaign_facilities.c.campaign_id == campaign.id,
-                campaign_facilities.c.facility_id == facility_id,
-            )
-        )
-    )
-    if not at_facility:
+    if not facts.at_facility:
         return refuse(RefusalReason.WRONG_FACILITY)
     if not (
         campaign.status == CampaignStatus.PUBLISHED and campaign.starts_at <= now < campaign.ends_at
     ):
         return refuse(RefusalReason.OUTSIDE_VALIDITY)
-    same_code = session.scalars(
-        select(Redemption).where(
-            Redemption.entitlement_id == entitlement.id, Redemption.code_step == step
-        )
-    ).first()
-    if same_code is not None:
-        return refuse(RefusalReason.CODE_USED, same_code)
+    if facts.same_code is not None:
+        return refuse(RefusalReason.CODE_USED, facts.same_code)
     if entitlement.uses_left <= 0:
-        last = session.scalars(_uses(entitlement.id).limit(1)).first()
-        return refuse(RefusalReason.OVER_CAP, last)
+        return refuse(RefusalReason.OVER_CAP)
     if campaign.uses_per_day is not None:
         today = now.astimezone(TOKYO).date()
         count, last = _count(session, _uses(entitlement.id).where(Redemption.tokyo_day == today))
@@ -329,7 +362,6 @@ def _log(
             redemption_id=redemption_id,
         )
     )
-    session.flush()
 
 
 def record_refusal(
@@ -370,14 +402,11 @@ def check_scan(
     session: Session, scan: Scan, *, facility_id: int, now: datetime
 ) -> Preview | Refused:
     """Whether the scanned coupon could be used here now (nothing is changed)."""
-    entitlement = session.get(Entitlement, scan.entitlement_id)
-    if entitlement is None:
+    facts = _facts(session, scan, facility_id=facility_id, key=None, lock=False)
+    if facts is None:
         return Refused(RefusalReason.TAMPERED)
-    campaign = entitlement.campaign
-    refused = _refusal(
-        session, entitlement, campaign, facility_id=facility_id, step=scan.step, now=now
-    )
-    return refused or Preview(entitlement, campaign)
+    refused = _refusal(session, facts, facility_id=facility_id, now=now)
+    return refused or Preview(facts.entitlement, facts.campaign)
 
 
 # Redeeming -----------------------------------------------------------------------------------
@@ -426,22 +455,16 @@ def redeem_coupon(
             **values,  # type: ignore[arg-type]
         )
 
-    entitlement = session.scalars(
-        select(Entitlement)
-        .where(Entitlement.id == scan.entitlement_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    facts = _facts(session, scan, facility_id=facility_id, key=idempotency_key, lock=True)
     refused: Refused | None
-    if entitlement is None:
+    if facts is None:
         refused = Refused(RefusalReason.TAMPERED)
         record_refusal(
             session, refused, facility_id=facility_id, staff_id=staff_id, via=scan.via, now=now
         )
         return refused
-    earlier = session.scalars(
-        select(Redemption).where(Redemption.idempotency_key == idempotency_key)
-    ).first()
+    entitlement, campaign = facts.entitlement, facts.campaign
+    earlier = facts.earlier
     if earlier is not None:
         if earlier.entitlement_id != entitlement.id or earlier.facility_id != facility_id:
             refused = Refused(RefusalReason.TAMPERED, entitlement.id)
@@ -456,14 +479,7 @@ def redeem_coupon(
         )
         return Redeemed(earlier, entitlement, replayed=True)
 
-    campaign = session.scalars(
-        select(Campaign)
-        .where(Campaign.id == entitlement.campaign_id)
-        .execution_options(populate_existing=True)
-    ).one()
-    refused = _refusal(
-        session, entitlement, campaign, facility_id=facility_id, step=scan.step, now=now
-    )
+    refused = _refusal(session, facts, facility_id=facility_id, now=now)
     if refused is None:
         refused = _use(session, entitlement, campaign)
     if refused is not None:
@@ -483,7 +499,6 @@ def redeem_coupon(
     )
     session.add(redemption)
     session.flush()
-    session.refresh(entitlement, ["uses_left"])
     log(RedemptionOutcome.REDEEMED, entitlement_id=entitlement.id, redemption_id=redemption.id)
     logger.info(
         "coupon redeemed",
@@ -495,7 +510,7 @@ def redeem_coupon(
 def _use(session: Session, entitlement: Entitlement, campaign: Campaign) -> Refused | None:
     """Take one use from the entitlement, then from the campaign's budget (conditional
     updates: a bound that is reached changes nothing); why not, or ``None``."""
-    taken = session.execute(
+    left = session.execute(
         update(Entitlement)
         .where(
             Entitlement.id == entitlement.id,
@@ -503,9 +518,10 @@ def _use(session: Session, entitlement: Entitlement, campaign: Campaign) -> Refu
             Entitlement.revoked_at.is_(None),
         )
         .values(uses_left=Entitlement.uses_left - 1)
+        .returning(Entitlement.uses_left)
         .execution_options(synchronize_session=False)
-    )
-    if not taken.rowcount:  # type: ignore[attr-defined]
+    ).scalar()
+    if left is None:
         return Refused(RefusalReason.OVER_CAP, entitlement.id)
     counted = session.execute(
         update(Campaign)
@@ -524,6 +540,7 @@ def _use(session: Session, entitlement: Entitlement, campaign: Campaign) -> Refu
             .execution_options(synchronize_session=False)
         )
         return Refused(RefusalReason.BUDGET_SPENT, entitlement.id)
+    set_committed_value(entitlement, "uses_left", left)
     return None
 
 
