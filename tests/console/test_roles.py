@@ -14,10 +14,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.console import console_blueprint
+from bot.console.facilities import link_facilities
 from bot.console.roles import PERMISSION_ATTRIBUTE, ROLE_PERMISSIONS, Permission
 from coupons.campaigns import read_campaign_file
 from coupons.services import import_campaign
-from models import AuditEntry, Role, Staff
+from models import AuditEntry, Facility, Role, Staff
 from surveys.definition import Definition, Question, Section
 from surveys.services import create_survey
 from tests.console.conftest import StaffFactory, csrf_token
@@ -67,6 +68,11 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
         "/admin/coupons/reports/{campaign}/report.xlsx",
         P.COUPONS_REPORTS,
     ),
+    "coupons_facility.index": ("GET", "/admin/redeem/", P.COUPONS_REDEEM),
+    "coupons_facility.scan": ("GET", "/admin/redeem/{facility}", P.COUPONS_REDEEM),
+    "coupons_facility.check": ("POST", "/admin/redeem/{facility}/check", P.COUPONS_REDEEM),
+    "coupons_facility.confirm": ("POST", "/admin/redeem/{facility}/confirm", P.COUPONS_REDEEM),
+    "coupons_facility.undo": ("POST", "/admin/redeem/{facility}/undo/999999", P.COUPONS_REDEEM),
     "surveys_builder.index": ("GET", "/admin/surveys/", P.RESULTS),
     "surveys_builder.new": ("GET", "/admin/surveys/new", P.SURVEYS_EDIT),
     "surveys_builder.import_new": ("GET", "/admin/surveys/import", P.SURVEYS_EDIT),
@@ -102,7 +108,13 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
 }
 #: Endpoints whose answer to the matrix's bare request, when allowed, is not a page: the
 #: question order (a JSON call) refuses an order without the version's revision.
-ALLOWED_ANSWERS: dict[str, set[int]] = {"surveys_builder.reorder": {409}}
+ALLOWED_ANSWERS: dict[str, set[int]] = {
+    "surveys_builder.reorder": {409},
+    # The facility's coupon forms without a code, a confirmation, or a use to undo.
+    "coupons_facility.check": {400},
+    "coupons_facility.confirm": {400},
+    "coupons_facility.undo": {409},
+}
 
 
 def test_every_console_route_has_a_rule(app: Flask) -> None:
@@ -144,6 +156,15 @@ def _survey(app: Flask) -> int:
         return create_survey(session, definition).id
 
 
+def _link_facility(app: Flask, staff: Staff | None) -> int:
+    """The matrix's ``{facility}`` (the campaign's museum), where ``staff`` works."""
+    with app.extensions["db"].unit_of_work() as session:
+        museum = session.scalars(select(Facility).where(Facility.code == "museum")).one()
+        if staff is not None:
+            link_facilities(session.get_one(Staff, staff.id), [museum])
+        return museum.id
+
+
 def request(client: FlaskClient, method: str, path: str) -> int:
     if method == "GET":
         return client.get(path).status_code
@@ -162,11 +183,12 @@ def test_role_matrix(
     campaign = make_campaign(app)
     survey = _survey(app)
     me = signed_in(role) if role else None
+    facility = _link_facility(app, me)
     granted = ROLE_PERMISSIONS[role] if role else frozenset()
     for endpoint, (method, template, permission) in EXPECTED.items():
         if endpoint == "console_auth.sign_out":
             continue  # would end the session mid-matrix; covered below
-        path = template.format(other=other.id, campaign=campaign, survey=survey)
+        path = template.format(other=other.id, campaign=campaign, survey=survey, facility=facility)
         status = request(client, method, path)
         if permission is None:
             expected = {200, 302}
