@@ -10,16 +10,26 @@ from flask_babel import lazy_gettext as _l
 
 from bot.console import NavItem
 from bot.console.roles import Permission
+from bot.dispatch import DIALOGS
 from bot.features import seam
+from bot.routing import Postback
+
+#: The survey guard runs just before the dialog engine.
+GUARD_ORDER = DIALOGS - 10
 
 
 def init_app(app: Flask) -> None:
     """Plug surveys into the app."""
+    from handlers import surveys as line
     from surveys import builder
     from surveys.cli import surveys_cli
+    from surveys.flow import SURVEY_FLOW
 
     features = seam(app)
     features.add_command(surveys_cli)
     features.add_blueprint(builder.bp)
     features.add_blueprint(builder.assets)
+    features.add_flow(SURVEY_FLOW)
+    features.add_route("surveys.list", Postback("menu.surveys"), line.list_surveys)
+    features.add_interceptor("surveys.guard", line.guard, order=GUARD_ORDER)
     features.add_nav(NavItem("surveys_builder.index", _l("Surveys"), Permission.RESULTS, 30))
