@@ -73,7 +73,7 @@ def list_surveys(ctx: EventContext) -> None:
             lines.append(flex_text(minutes))
         if survey.anonymous:
             lines.append(flex_text(_("Anonymous: your answers are not linked to you.")))
-        label = _("Continue") if resuming else _("Answer")
+        label = _("Resume answering") if resuming else _("Answer")
         data = PostbackData(START, {"id": str(survey.id)})
         cards.append(
             bubble(

@@ -107,7 +107,7 @@ class Form:
         return len(self.numbers)
 
 
-_forms: OrderedDict[int, Form] = OrderedDict()
+_forms: OrderedDict[tuple[int, datetime, datetime | None], Form] = OrderedDict()
 
 
 def _parsed(source: str | None) -> Expression | None:
@@ -115,14 +115,20 @@ def _parsed(source: str | None) -> Expression | None:
 
 
 def form_of(session: Session, version_id: int) -> Form | None:
-    """The form of a version (cached once published), or None if there is no such version."""
-    cached = _forms.get(version_id)
-    if cached is not None:
-        _forms.move_to_end(version_id)
-        return cached
+    """The form of a version (cached once published), or None if there is no such version.
+
+    The version row is read every time (one primary-key read, shared with the rest of the
+    event through the session): the cache key includes when it was created and published,
+    so a reused id (SQLite reuses the highest id after a delete) never finds another form.
+    """
     version = session.get(SurveyVersion, version_id)
     if version is None:
         return None
+    key = (version_id, version.created_at, version.published_at)
+    cached = _forms.get(key)
+    if cached is not None:
+        _forms.move_to_end(key)
+        return cached
     survey = version.survey
     sections = {s["name"]: s for s in version.sections or ()}
     questions = []
@@ -166,7 +172,7 @@ def form_of(session: Session, version_id: int) -> Form | None:
         numbers={position: n for n, position in enumerate(answerable, start=1)},
     )
     if form.published:
-        _forms[version_id] = form
+        _forms[key] = form
         while len(_forms) > _FORMS_KEPT:
             _forms.popitem(last=False)
     return form
