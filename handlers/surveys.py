@@ -24,9 +24,9 @@ from bot.messages import (
 from bot.postback import PostbackData
 from models import Dialog, DialogStatus
 from models.surveys import Survey
-from surveys import answering
+from surveys import answering, rehearsal
 from surveys.answering import TEST, Refusal
-from surveys.flow import START
+from surveys.flow import REHEARSE, START
 from surveys.kinds import localized
 from surveys.services import is_open, open_surveys
 
@@ -139,3 +139,43 @@ def _guard_start(ctx: EventContext, postback: PostbackData) -> bool:
         return False
     ctx.reply(with_main_menu(refusal_text(reason)))
     return True
+
+
+def link_staff(ctx: EventContext) -> None:
+    """``連携 ABCD-EFGH``: link this LINE account to the staff member who made the code."""
+    staff = rehearsal.link(ctx.session, ctx.resident, ctx.incoming.text or "", ctx.now)
+    if staff is None:
+        logger.info("rehearsal link refused")
+        ctx.reply(with_main_menu(_("That code is not valid. Make a new one on your account page.")))
+        return
+    logger.info("rehearsal link made", extra={"staff": staff.id})
+    ctx.reply(
+        with_main_menu(
+            _("Your LINE account is linked for rehearsals. Send リハーサル to answer a draft.")
+        )
+    )
+
+
+def list_rehearsals(ctx: EventContext) -> None:
+    """``リハーサル``: the drafts a linked editor (or anyone in development) may answer."""
+    if not rehearsal.may_rehearse(ctx.session, ctx.resident):
+        ctx.reply(with_main_menu(_("Rehearsals are for staff with a linked LINE account.")))
+        return
+    cards: list[Container] = []
+    for survey in rehearsal.rehearsable(ctx.session):
+        draft = survey.draft
+        if draft is None:
+            continue
+        title = localized(draft.title, ctx.resident.language, survey.default_language) or "—"
+        data = PostbackData(REHEARSE, {"id": str(survey.id)})
+        cards.append(
+            bubble(
+                [flex_text(_("Draft, version %(number)d", number=draft.number))],
+                title=title[:100],
+                buttons=[postback_button(_("Rehearse"), data, display_text=title[:300])],
+            )
+        )
+    if not cards:
+        ctx.reply(with_main_menu(_("There are no drafts to rehearse.")))
+        return
+    ctx.reply(flex(_("Drafts to rehearse"), carousel(cards) if len(cards) > 1 else cards[0]))

@@ -12,7 +12,7 @@ from bot.console import NavItem
 from bot.console.roles import Permission
 from bot.dispatch import DIALOGS
 from bot.features import seam
-from bot.routing import Postback
+from bot.routing import Postback, Text
 
 #: The survey guard runs just before the dialog engine.
 GUARD_ORDER = DIALOGS - 10
@@ -21,15 +21,19 @@ GUARD_ORDER = DIALOGS - 10
 def init_app(app: Flask) -> None:
     """Plug surveys into the app."""
     from handlers import surveys as line
-    from surveys import builder
+    from surveys import builder, linking
     from surveys.cli import surveys_cli
     from surveys.flow import SURVEY_FLOW
+    from surveys.rehearsal import LinkCode
 
     features = seam(app)
     features.add_command(surveys_cli)
     features.add_blueprint(builder.bp)
     features.add_blueprint(builder.assets)
+    features.add_blueprint(linking.bp)
     features.add_flow(SURVEY_FLOW)
     features.add_route("surveys.list", Postback("menu.surveys"), line.list_surveys)
+    features.add_route("surveys.link", LinkCode(), line.link_staff)
+    features.add_route("surveys.rehearsals", Text("リハーサル", "rehearsal"), line.list_rehearsals)
     features.add_interceptor("surveys.guard", line.guard, order=GUARD_ORDER)
     features.add_nav(NavItem("surveys_builder.index", _l("Surveys"), Permission.RESULTS, 30))

@@ -46,9 +46,11 @@ def says(value: str) -> Incoming:
     return Incoming(kind="message", message_type="text", text=value)
 
 
-def taps(action: str, params: dict[str, str] | None = None, **picked: str) -> Incoming:
+def taps(
+    action: str, params: dict[str, str] | None = None, picked: dict[str, str] | None = None
+) -> Incoming:
     return Incoming(
-        kind="postback", postback=PostbackData(action, params or {}), postback_params=picked
+        kind="postback", postback=PostbackData(action, params or {}), postback_params=picked or {}
     )
 
 
@@ -211,10 +213,10 @@ def test_moments_from_the_picker_within_min_and_max(
     kind: str, good: str, too_early: str, config: dict[str, str]
 ) -> None:
     q = question(kind, **config)
-    assert parse(q, taps("survey.pick", **{kind: good})) == Parsed(good)
+    assert parse(q, taps("survey.pick", picked={kind: good})) == Parsed(good)
     assert parse(q, says(good)) == Parsed(good)  # typed in the same shape
-    assert "範囲で選んでください" in refused(q, taps("survey.pick", **{kind: too_early}))
-    assert "ボタンから選ぶか" in refused(q, taps("survey.pick", **{kind: "nonsense"}))
+    assert "範囲で選んでください" in refused(q, taps("survey.pick", picked={kind: too_early}))
+    assert "ボタンから選ぶか" in refused(q, taps("survey.pick", picked={kind: "nonsense"}))
     assert "ボタンから選ぶか" in refused(q, taps("survey.pick"))  # no value: tampered
     assert "ボタンから選ぶか" in refused(q, STICKER)
     [message] = KINDS[kind].prompt(q, asking())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask
@@ -282,7 +283,7 @@ def test_resume_days_later_where_they_stopped(app: Flask, db: Database, resident
 
 
 def test_residents_see_their_language_else_the_default(
-    app: Flask, db: Database, resident_factory
+    app: Flask, db: Database, resident_factory: Callable[..., Resident]
 ) -> None:
     survey_id = publish_survey(db)
     english = resident_factory("Alex", language="en")
