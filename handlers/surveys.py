@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from bot.context import EventContext
 from bot.messages import (
@@ -22,6 +23,7 @@ from bot.messages import (
     with_main_menu,
 )
 from bot.postback import PostbackData
+from handlers.residents import on_follow
 from models import Dialog, DialogStatus
 from models.surveys import Survey
 from surveys import answering, rehearsal
@@ -179,3 +181,34 @@ def list_rehearsals(ctx: EventContext) -> None:
         ctx.reply(with_main_menu(_("There are no drafts to rehearse.")))
         return
     ctx.reply(flex(_("Drafts to rehearse"), carousel(cards) if len(cards) > 1 else cards[0]))
+
+
+def offer_on_follow(ctx: EventContext) -> bool:
+    """A follow, when a survey is marked to be offered then (the profile survey): the usual
+    greeting, then the survey's card. Without such a survey the greeting route answers."""
+    if ctx.incoming.kind != "follow":
+        return False
+    session = ctx.session
+    survey = session.scalar(select(Survey).where(Survey.offer_on_follow.is_(True)).limit(1))
+    if survey is None or survey.current_version_id is None:
+        return False
+    if answering.refusal(session, survey, ctx.resident, ctx.now, _secret(ctx)) is not None:
+        return False
+    form = answering.form_of(session, survey.current_version_id)
+    if form is None:
+        return False
+    on_follow(ctx)
+    title = localized(form.title, ctx.resident.language, form.default_language) or "—"
+    intro = localized(form.intro, ctx.resident.language, form.default_language)
+    body = [flex_text(_("Would you tell us a little about yourself?"))]
+    if intro:
+        body.append(flex_text(intro[:300]))
+    data = PostbackData(START, {"id": str(survey.id)})
+    card = bubble(
+        body,
+        title=title[:100],
+        buttons=[postback_button(_("Answer"), data, display_text=title[:300])],
+        button_style="primary",
+    )
+    ctx.reply(flex(title[:100], card))
+    return True

@@ -89,6 +89,7 @@ def test_interceptors_run_in_order_before_dialogs_and_the_router(app: Flask) -> 
         "toy.secret",
         "surveys.guard",
         "dialog",
+        "surveys.follow",
         "router",
     )
     assert 10 < 100 < DIALOGS
