@@ -49,7 +49,7 @@ from bot.messages import (
     with_main_menu,
 )
 from bot.postback import PostbackData
-from bot.routing import Kind, Postback, Text
+from bot.routing import Kind, Postback, Predicate, Text
 from models import Dialog, Resident
 from models.surveys import QuotaAction, Survey
 from surveys import answering
@@ -87,10 +87,31 @@ BACK, SKIP, SUBMIT, EDIT, FIX = (
     "survey.edit",
     "survey.fix",
 )
+
+
+@dataclass(frozen=True)
+class Guarded(Predicate):
+    """A postback of ``action`` that carries its dialog's id and version: a survey button
+    without them was not sent by the flow (tampered), and is left to the router."""
+
+    action: str
+
+    def __call__(self, incoming: Incoming) -> bool:
+        postback = incoming.postback
+        return (
+            postback is not None
+            and postback.action == self.action
+            and (postback.dialog_id is not None)
+        )
+
+    def literals(self) -> frozenset[Any]:
+        return frozenset({("postback", self.action)})
+
+
 #: Typed words that go back one question.
 BACK_WORDS = Text("戻る", "もどる", "back")
 #: What answers a question: any message, or one of the question buttons.
-ANSWERING = Kind("message") | Postback(ANSWER) | Postback(TOGGLE) | Postback(DONE) | Postback(PICK)
+ANSWERING = Kind("message") | Guarded(ANSWER) | Guarded(TOGGLE) | Guarded(DONE) | Guarded(PICK)
 #: Longest summary text (LINE allows 5,000; the rest is cut with …).
 _SUMMARY_CHARS = 3000
 
@@ -418,15 +439,15 @@ SURVEY_FLOW = Flow(
     entry_points=(Entry(Postback(START), start), Entry(Postback(REHEARSE), rehearse)),
     states={
         QUESTION: (
-            Step(Postback(BACK) | BACK_WORDS, back),
-            Step(Postback(SKIP), skip),
+            Step(Guarded(BACK) | BACK_WORDS, back),
+            Step(Guarded(SKIP), skip),
             Step(ANSWERING, answer),
         ),
         SUMMARY: (
-            Step(Postback(SUBMIT), submit),
-            Step(Postback(EDIT), edit),
-            Step(Postback(FIX), fix),
-            Step(Postback(BACK) | BACK_WORDS, back),
+            Step(Guarded(SUBMIT), submit),
+            Step(Guarded(EDIT), edit),
+            Step(Guarded(FIX), fix),
+            Step(Guarded(BACK) | BACK_WORDS, back),
         ),
     },
     transitions={QUESTION: (QUESTION, SUMMARY, STAY, END), SUMMARY: (QUESTION, STAY, END)},

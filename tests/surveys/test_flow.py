@@ -194,6 +194,9 @@ def test_tampered_and_foreign_postbacks_change_nothing(
     alice.tap(tampered)
     assert alice.texts()[-2] == "そのボタンはこの質問の選択肢ではありません。"
     alice.tap(yes.replace("a=survey.answer", "a=survey.bogus"))  # an unknown action
+    alice.tap("v=1&a=survey.answer&i=0")  # without the dialog guard: not the flow's button
+    assert alice.texts()[-1].startswith("申し訳ありません、内容を理解できませんでした。")
+    alice.tap("v=1&a=survey.submit")
     alice.tap("v=1&a=survey.start&id=abc")
     assert alice.texts()[-1] == "そのアンケートはご利用いただけません。"
     alice.tap(f"v=1&a=survey.start&id={survey_id + 1000}")
