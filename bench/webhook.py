@@ -869,9 +869,10 @@ def run_survey_mix(
     """
     per_user = len(SURVEY_SCRIPT)
     rng = random.Random(args.seed + 1)
-    users = [
-        f"U{rng.getrandbits(128):032x}" for _ in range(math.ceil(args.survey_events / per_user))
-    ]
+    # Enough residents that one resident's next event is sent only long after the previous
+    # one was answered (the inbox keeps each resident's order by LINE's timestamps).
+    count = max(math.ceil(args.survey_events / per_user), 4 * args.concurrency)
+    users = [f"U{rng.getrandbits(128):032x}" for _ in range(count)]
     platform_.create_users(users)
     survey_id = seed_survey(env, folder / "seed.log")
     before = platform_.answered()[0]
