@@ -120,7 +120,7 @@ def guard(ctx: EventContext) -> bool:
     if dialog.data.get(TEST):
         return False
     form = answering.form_of(ctx.session, dialog.subject_id)
-    survey = ctx.session.get(Survey, form.survey_id) if form is not None else None
+    survey = answering.survey_of(ctx.session, form.survey_id) if form is not None else None
     if survey is not None and is_open(survey, ctx.now):
         return False
     dialog.status = DialogStatus.CANCELLED

@@ -96,6 +96,8 @@ class Form:
     intro: Texts
     thanks: Texts
     default_language: str
+    #: When its survey was created (tells a reused id apart).
+    survey_created_at: datetime
     published: bool
     questions: tuple[FormQuestion, ...]
     #: Answerable questions' numbers for the progress (3/8): 1-based, by position.
@@ -107,29 +109,42 @@ class Form:
         return len(self.numbers)
 
 
-_forms: OrderedDict[tuple[int, datetime, datetime | None], Form] = OrderedDict()
+_forms: OrderedDict[int, Form] = OrderedDict()
 
 
 def _parsed(source: str | None) -> Expression | None:
     return expressions.parse(source) if source and source.strip() else None
 
 
+def survey_of(session: Session, survey_id: int) -> Survey | None:
+    """The survey row, read once per unit of work (held in ``session.info``: SQLAlchemy's
+    identity map holds rows weakly, so a second ``get`` in the same event would read again)."""
+    held: dict[int, Survey | None] = session.info.setdefault("surveys.rows", {})
+    if survey_id not in held:
+        held[survey_id] = session.get(Survey, survey_id)
+    return held[survey_id]
+
+
 def form_of(session: Session, version_id: int) -> Form | None:
     """The form of a version (cached once published), or None if there is no such version.
 
-    The version row is read every time (one primary-key read, shared with the rest of the
-    event through the session): the cache key includes when it was created and published,
-    so a reused id (SQLite reuses the highest id after a delete) never finds another form.
+    A cached form is checked against its survey's row (read once per event anyway, to know
+    whether it is open): a reused id (SQLite reuses the highest id after a delete) whose
+    survey is another one is read afresh.
     """
+    cached = _forms.get(version_id)
+    if cached is not None:
+        survey = survey_of(session, cached.survey_id)
+        if survey is not None and survey.created_at == cached.survey_created_at:
+            _forms.move_to_end(version_id)
+            return cached
+        del _forms[version_id]
     version = session.get(SurveyVersion, version_id)
     if version is None:
         return None
-    key = (version_id, version.created_at, version.published_at)
-    cached = _forms.get(key)
-    if cached is not None:
-        _forms.move_to_end(key)
-        return cached
-    survey = version.survey
+    survey = survey_of(session, version.survey_id)
+    if survey is None:
+        return None
     sections = {s["name"]: s for s in version.sections or ()}
     questions = []
     for row in questions_of(session, version_id):
@@ -167,12 +182,13 @@ def form_of(session: Session, version_id: int) -> Form | None:
         intro=dict(version.intro or {}),
         thanks=dict(version.thanks or {}),
         default_language=survey.default_language,
+        survey_created_at=survey.created_at,
         published=version.published_at is not None,
         questions=tuple(questions),
         numbers={position: n for n, position in enumerate(answerable, start=1)},
     )
     if form.published:
-        _forms[key] = form
+        _forms[version_id] = form
         while len(_forms) > _FORMS_KEPT:
             _forms.popitem(last=False)
     return form
@@ -396,7 +412,7 @@ def submit(
     no resident attributes. Anonymous submissions have no resident, no time of day and no
     duration; "already answered" is their participant key.
     """
-    survey = session.get(Survey, form.survey_id)
+    survey = survey_of(session, form.survey_id)
     if survey is None:
         return Outcome.CLOSED
     test = bool(data.get(TEST))
