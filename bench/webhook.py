@@ -56,6 +56,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.postback import PostbackData
 from simulator.events import callback_body, follow_event, postback_event, sign, text_event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -766,6 +767,152 @@ def server_env(platform_url: str, channel_secret: str, access_token: str) -> dic
     return env
 
 
+# -- the survey-answering mix ---------------------------------------------------------------
+
+#: Most worker CPU an answered survey question may cost, against one event of the usual mix.
+MAX_SURVEY_CPU_RATIO = 1.25
+#: What each resident of the survey mix sends after tapping the survey in the list, in order
+#: (``bench/survey_seed.py``'s eight questions, then 送信): (kind, action or text, params).
+#: Postbacks carry the dialog guard: the dialog's id, and its version (one more per event).
+SURVEY_SCRIPT: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("postback", "survey.answer", {"i": "0"}),  # visited: はい
+    ("postback", "survey.answer", {"i": "3"}),  # channel: LINE
+    ("text", "42", {}),  # age
+    ("postback", "survey.toggle", {"i": "0"}),  # topics: 防災 on
+    ("postback", "survey.toggle", {"i": "2"}),  # topics: 観光 on
+    ("postback", "survey.done", {}),  # topics: 完了
+    ("postback", "survey.answer", {"i": "3"}),  # score: 4
+    ("text", "とても便利でした。ありがとうございます。", {}),  # comment
+    ("text", "たぶん", {}),  # again: the option's label, typed
+    ("postback", "survey.answer", {"i": "0"}),  # contact: はい (shown: visited = yes)
+    ("postback", "survey.submit", {}),  # 送信
+)
+SURVEY_QUESTIONS = 8
+
+
+def seed_survey(env: dict[str, str], log: Path) -> int:
+    """Publish the benchmark's survey (``bench/survey_seed.py``); its id.
+
+    :raises BenchError: the seeding failed.
+    """
+    with log.open("ab") as output:
+        done = subprocess.run(
+            [sys.executable, str(BENCH / "survey_seed.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=output,
+            timeout=120,
+            check=False,
+        )
+    lines = done.stdout.decode().split()
+    if done.returncode != 0 or not lines or not lines[-1].isdigit():
+        raise BenchError(f"could not publish the benchmark survey:\n{tail(log)}")
+    return int(lines[-1])
+
+
+def survey_dialogs(url: str) -> dict[str, int]:
+    """Active survey dialogs by LINE user id: their ids."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT r.line_user_id, d.id FROM dialogs d JOIN residents r "
+                    "ON r.id = d.resident_id WHERE d.flow = 'survey' AND d.status = 'active'"
+                )
+            ).all()
+            return {str(user): int(dialog) for user, dialog in rows}
+    finally:
+        engine.dispose()
+
+
+def count_rows(url: str, table: str) -> int:
+    """Rows of one table (the benchmark's own database)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def plan_survey(users: Sequence[str], dialogs: dict[str, int]) -> list[Planned]:
+    """Every resident's script, interleaved (one step of each resident, then the next step),
+    so one resident's events are far apart and arrive in order."""
+    planned = []
+    for step, (kind, value, params) in enumerate(SURVEY_SCRIPT):
+        for user in users:
+            if kind == "text":
+                planned.append(Planned("text", user, value))
+            else:
+                data = PostbackData(value, dict(params), dialogs[user], 1 + step).encode()
+                planned.append(Planned("postback", user, data))
+    return planned
+
+
+def run_survey_mix(
+    key: str,
+    args: argparse.Namespace,
+    server: Gunicorn,
+    platform_: Platform,
+    env: dict[str, str],
+    folder: Path,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Residents answering a published survey, timed like the usual mix.
+
+    Untimed: the survey is published and each resident taps it (the dialog starts). Timed:
+    their answers, as postbacks (with the dialog guard) and texts, ending with 送信.
+
+    :return: the figures, and every event sent (reply token -> kind) for the exactly-once
+        check of the whole run.
+    """
+    per_user = len(SURVEY_SCRIPT)
+    rng = random.Random(args.seed + 1)
+    # Enough residents that one resident's next event is sent only long after the previous
+    # one was answered (the inbox keeps each resident's order by LINE's timestamps).
+    count = max(math.ceil(args.survey_events / per_user), 4 * args.concurrency)
+    users = [f"U{rng.getrandbits(128):032x}" for _ in range(count)]
+    platform_.create_users(users)
+    survey_id = seed_survey(env, folder / "seed.log")
+    before = platform_.answered()[0]
+    starts = [[Planned("postback", u, f"v=1&a=survey.start&id={survey_id}")] for u in users]
+    started = run_load(server.port, platform_, starts, args.concurrency, env["LINE_CHANNEL_SECRET"])
+    platform_.await_answered(before + len(started.sent), ANSWER_TIMEOUT)
+    dialogs = survey_dialogs(env["DATABASE_URL"])
+    missing = [u for u in users if u not in dialogs]
+    if missing:
+        raise BenchError(f"{len(missing)} survey residents have no dialog after tapping the survey")
+    events = plan_survey(users, dialogs)
+    before = platform_.answered()[0]
+    cpu_before = server.workers_cpu()
+    load = run_load(
+        server.port, platform_, [[e] for e in events], args.concurrency, env["LINE_CHANNEL_SECRET"]
+    )
+    platform_.await_answered(before + len(load.sent), ANSWER_TIMEOUT)
+    cpu = server.workers_cpu() - cpu_before
+    submitted = count_rows(env["DATABASE_URL"], "survey_submissions")
+    answers = count_rows(env["DATABASE_URL"], "survey_answers")
+    latencies = sorted(load.latencies)
+    questions = SURVEY_QUESTIONS * len(users)
+    figures = {
+        "residents": len(users),
+        "events": len(load.latencies),
+        "questions_answered": questions,
+        "submissions": submitted,
+        #: Answer rows: two for the multiple choice question, one for each other question.
+        "answer_rows": answers,
+        "expected_answer_rows": (SURVEY_QUESTIONS + 1) * len(users),
+        "errors": len(load.latencies) - load.statuses.get(200, 0),
+        "requests_per_second": len(load.latencies) / load.seconds,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "worker_cpu_ms_per_event": cpu / len(load.latencies) * 1000,
+        "worker_cpu_ms_per_question": cpu / questions * 1000,
+    }
+    return figures, {**started.sent, **load.sent}
+
+
 def run_target(
     key: str, args: argparse.Namespace, user_ids: list[str], round_number: int
 ) -> dict[str, Any]:
@@ -838,6 +985,10 @@ def run_target(
                 else None
             )
             sessions_after = database.sessions() if database else None
+            survey: dict[str, Any] | None = None
+            survey_sent: dict[str, str] = {}
+            if key in ("sqlite", "postgresql") and args.survey_events:
+                survey, survey_sent = run_survey_mix(key, args, server, platform_, env, folder)
             peak_mb = sampler.finish()
             worker_count = len(sampler.peak_kb)
             server.stop()  # graceful: every request in flight has finished
@@ -855,7 +1006,14 @@ def run_target(
             kept.write_bytes(server_log.read_bytes())
             info["log"] = str(kept.relative_to(ROOT))
 
-    checks = verify({**warm.sent, **load.sent}, report)
+    checks = verify({**warm.sent, **load.sent, **survey_sent}, report)
+    if survey is not None:
+        mix = cpu_after[0] - cpu_before[0]
+        survey["mix_worker_cpu_ms_per_event"] = mix / len(load.latencies) * 1000
+        survey["ratio_to_mix"] = (
+            survey["worker_cpu_ms_per_question"] / survey["mix_worker_cpu_ms_per_event"]
+        )
+        info["survey"] = survey
     answers = answer_latencies(load.sent_at, load.users, report)
     checks["warmup_errors"] = len(warm.latencies) - warm.statuses.get(200, 0)
     latencies = sorted(load.latencies)
@@ -1386,7 +1544,23 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     unanswered: Counter[str] = Counter()
     for v in verifications:
         unanswered.update(v["unanswered_by_kind"])
-    medians = {key: _median([r[key] for r in runs]) for key in (*_MEDIANS, *_RATIOS)}
+    medians: dict[str, Any] = {
+        key: _median([r[key] for r in runs]) for key in (*_MEDIANS, *_RATIOS)
+    }
+    surveys = [r["survey"] for r in runs if r.get("survey")]
+    if surveys and len(surveys) == len(runs):
+        survey: dict[str, Any] = {
+            key: _median([s[key] for s in surveys])
+            if isinstance(surveys[0][key], float)
+            else min(s[key] for s in surveys)
+            for key in surveys[0]
+        }
+        survey["all_submitted"] = all(
+            s["submissions"] == s["residents"] and s["answer_rows"] == s["expected_answer_rows"]
+            for s in surveys
+        )
+        survey["errors"] = sum(s["errors"] for s in surveys)
+        medians["survey"] = survey
     return {
         "target": runs[0]["target"],
         "rounds": len(runs),
@@ -1509,6 +1683,45 @@ def cpu_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
+def survey_table(results: list[dict[str, Any]]) -> str:
+    """The survey-answering mix beside the usual mix's events (worker CPU)."""
+    header = (
+        f"{'survey answering':<22}{'residents':>10}{'events':>8}{'questions':>10}"
+        f"{'submitted':>10}{'req/s':>8}{'p99 ms':>8}{'ms/event':>10}{'ms/question':>12}"
+        f"{'mix ms/event':>13}{'ratio':>8}"
+    )
+    rows = [header, "-" * len(header)]
+    for r in results:
+        s = r.get("survey")
+        if not s:
+            continue
+        rows.append(
+            f"{r['target']:<22}{s['residents']:>10}{s['events']:>8}{s['questions_answered']:>10}"
+            f"{s['submissions']:>10}{s['requests_per_second']:>8.1f}{s['p99_ms']:>8.1f}"
+            f"{s['worker_cpu_ms_per_event']:>10.2f}{s['worker_cpu_ms_per_question']:>12.2f}"
+            f"{s['mix_worker_cpu_ms_per_event']:>13.2f}{s['ratio_to_mix']:>7.2f}x"
+        )
+    return "\n".join(rows)
+
+
+def evaluate_survey(survey: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The survey mix's targets: CPU per answered question against the usual mix's events,
+    every resident's submission stored, no non-200 answers."""
+    ratio = survey["ratio_to_mix"]
+    return [
+        (
+            f"worker CPU per answered question {ratio:.2f}x the mix's per event "
+            f"(<= {MAX_SURVEY_CPU_RATIO:.2f}x)",
+            ratio <= MAX_SURVEY_CPU_RATIO,
+        ),
+        (
+            f"{survey['submissions']} of {survey['residents']} residents submitted every answer",
+            bool(survey["all_submitted"]),
+        ),
+        (f"{survey['errors']} non-200 answers (0)", survey["errors"] == 0),
+    ]
+
+
 def run_notes(result: dict[str, Any]) -> list[str]:
     """What a reader of one run's figures should know: a busy machine, warnings logged."""
     notes = []
@@ -1589,6 +1802,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--burst-events", type=int, default=BURST_EVENTS, help="events in each burst"
     )
+    parser.add_argument(
+        "--survey-events",
+        type=int,
+        default=None,
+        help="timed events of the survey-answering mix on madoguchi, after the usual mix "
+        "(default: as many as --events; 0: none)",
+    )
     args = parser.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if not args.scenarios or not set(args.scenarios) <= set(SCENARIOS):
@@ -1604,6 +1824,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(
             "--events, --burst-events, --concurrency, --users and --rounds must be positive"
         )
+    if args.survey_events is None:
+        args.survey_events = args.events
+    if args.survey_events < 0:
+        parser.error("--survey-events must not be negative")
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return args
 
@@ -1704,6 +1928,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(cpu_table(summary))
         print()
+        if any(r.get("survey") for r in summary):
+            print(survey_table(summary))
+            print()
         for r in summary:
             by_round = [x["ratio_to_echo"] for x in runs if x["target"] == r["target"]]
             if args.rounds > 1 and r["ratio_to_echo"] is not None:
@@ -1712,6 +1939,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in summary:
         checks = "; ".join(f"{t} {'ok' if met else 'MISSED'}" for t, met in verdicts[r["target"]])
         print(f"{'PASS' if r['passed'] else 'FAIL'} {r['target']}: {checks}")
+        if r.get("survey"):
+            survey_checks = evaluate_survey(r["survey"])
+            r["survey"]["targets"] = [{"check": t, "met": met} for t, met in survey_checks]
+            verdict = "PASS" if all(met for _, met in survey_checks) else "FAIL"
+            joined = "; ".join(f"{t} {'ok' if met else 'MISSED'}" for t, met in survey_checks)
+            print(f"{verdict} survey answering on {r['target']}: {joined}")
     batch_summary = [
         summarise_batches([r for r in batch_runs if r["target"] == name])
         for name in dict.fromkeys(r["target"] for r in batch_runs)
@@ -1748,6 +1981,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed,
             "rounds": args.rounds,
             "mix": dict(MIX),
+            "survey_events": args.survey_events,
+            "max_survey_cpu_ratio": MAX_SURVEY_CPU_RATIO,
             "workers": WORKERS,
             "threads": THREADS,
             "targets": {

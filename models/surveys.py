@@ -114,6 +114,9 @@ class Survey(Base):
     audience: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     #: One reminder this many hours after a resident started and stopped (None: none).
     reminder_hours: Mapped[int | None]
+    #: Offered in the greeting when a resident adds the account (the profile survey); at
+    #: most one survey at a time is (set by ``surveys.settings``).
+    offer_on_follow: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     #: Submissions so far (tests not counted); raised atomically at each submission.
     response_count: Mapped[int] = mapped_column(default=0, server_default="0")
     #: The published version residents answer now (None while a draft); set by publishing.
@@ -382,3 +385,25 @@ class SurveyParticipant(Base):
     )
     #: Hex HMAC-SHA256.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SurveyRehearser(Base):
+    """A staff member's LINE account, linked to rehearse draft surveys in LINE.
+
+    The staff member makes a short-lived one-time code on their account page and sends it
+    to the bot; only the code's keyed hash is stored, and it is forgotten once used.
+    """
+
+    __tablename__ = "survey_rehearsers"
+
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The linked resident (the staff member's own LINE account); None until linked.
+    resident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), unique=True
+    )
+    #: Keyed hash (HMAC-SHA256, hex) of the pending code; None once used.
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None]
+    linked_at: Mapped[datetime | None]

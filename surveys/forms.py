@@ -358,6 +358,7 @@ def read_settings(form: FormData) -> tuple[Settings, list[Problem]]:
         reminder_hours=_whole(form, "reminder_hours", problems),
         audience=audience,
         quotas=tuple(quotas),
+        offer_on_follow=form.get("offer_on_follow") == "y",
     )
     return settings, problems
 

@@ -31,11 +31,31 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, ClassVar, Protocol
 
+from flask_babel import gettext as _
+
+from bot.incoming import Incoming, MediaUnavailable, normalise_text
+from bot.messages import (
+    MAX_QUICK_REPLIES,
+    Action,
+    Message,
+    bubble,
+    camera_button,
+    camera_roll_button,
+    carousel,
+    datetime_picker_button,
+    flex,
+    flex_text,
+    location_button,
+    postback_button,
+    text,
+)
+from bot.postback import PostbackData
 from models.surveys import CODE_LENGTH
 
 #: Most options a choice question may have (LINE shows 13 as buttons; more are paged).
@@ -84,6 +104,122 @@ class AnswerRow:
     number: float | None = None
     text: str | None = None
     extra: dict[str, Any] | None = None
+
+
+#: The postback actions of a survey question's buttons (the flow routes them to the step).
+ANSWER, TOGGLE, DONE, PICK = "survey.answer", "survey.toggle", "survey.done", "survey.pick"
+#: Options per Flex bubble when a list is longer than LINE's quick replies.
+PER_BUBBLE = 10
+#: Control characters a typed answer may contain (line breaks, tabs).
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+class InvalidAnswer(ValueError):
+    """The resident's input is not an answer to this question; ``message`` says why (shown
+    to them, in their language), and the question is asked again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Asking:
+    """What a kind's prompt needs besides the question: the text, buttons, language."""
+
+    #: The question as the resident reads it (progress, label with recall, hint).
+    body: str
+    language: str
+    #: The survey's default language.
+    default: str
+    #: Postback data for a button of this question: ``button(action, **params)``; in the
+    #: answering flow it is bound to the dialog and its version (stale taps are recognised).
+    button: Callable[..., PostbackData]
+    #: The answer given so far (a multiple choice's toggled options; a previous answer).
+    current: Any = None
+    #: Buttons added after the kind's own where there is room (戻る, スキップ, やめる).
+    navigation: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed input: the value, and whether the answer is final (a toggle is not)."""
+
+    value: Any
+    done: bool = True
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """A checked photo, to be stored as a ``survey_photos`` row by the flow."""
+
+    data: bytes
+    content_type: str
+
+
+def _with_room(own: Sequence[Action], navigation: Sequence[Action]) -> list[Action]:
+    """The kind's buttons, then as many navigation buttons as LINE's 13 leave room for."""
+    return [*own, *navigation[: max(0, MAX_QUICK_REPLIES - len(own))]]
+
+
+def option_list(
+    heading: str, labels: Sequence[str], buttons: Sequence[Action], navigation: Sequence[Action]
+) -> Message:
+    """More options than quick replies hold: a carousel of Flex bubbles of buttons (pages of
+    10; 12 bubbles hold every option a question may have)."""
+    pages = [buttons[i : i + PER_BUBBLE] for i in range(0, len(buttons), PER_BUBBLE)]
+    bubbles = [
+        bubble(
+            [
+                flex_text(
+                    f"{heading} ({n + 1}/{len(pages)})" if len(pages) > 1 else heading, bold=True
+                )
+            ],
+            buttons=page,
+        )
+        for n, page in enumerate(pages)
+    ]
+    alt = heading + "\n" + "\n".join(labels)
+    return flex(
+        alt[:1500],
+        carousel(bubbles) if len(bubbles) > 1 else bubbles[0],
+        list(navigation[:MAX_QUICK_REPLIES]),
+    )
+
+
+def typed_text(incoming: Incoming, what: str) -> str:
+    """The typed text of a text message, stripped.
+
+    :raises InvalidAnswer: another kind of message (``what`` says what is expected),
+        an empty text or one with control characters.
+    """
+    if incoming.message_type != "text" or incoming.text is None:
+        raise InvalidAnswer(what)
+    value = incoming.text.strip()
+    if not value:
+        raise InvalidAnswer(what)
+    if any(
+        (unicodedata.category(char) in ("Cc", "Cs") and char not in _ALLOWED_CONTROLS)
+        or char == "\ufffd"
+        for char in value
+    ):
+        raise InvalidAnswer(_("Your answer contains a character that cannot be used."))
+    return value
+
+
+def tapped_index(incoming: Incoming, action: str, count: int) -> int | None:
+    """The option index a tapped button of ``action`` carries, if it is one of ``count``.
+
+    :raises InvalidAnswer: a button of this action whose index is missing or out of range
+        (tampered data).
+    """
+    postback = incoming.postback
+    if postback is None or postback.action != action:
+        return None
+    index = postback.get_int("i")
+    if index is None or not 0 <= index < count:
+        raise InvalidAnswer(_("That button is not one of this question's options."))
+    return index
 
 
 def localized(texts: Mapping[str, str], language: str, default: str) -> str:
@@ -179,6 +315,20 @@ class Kind:
         """The value stored in ``rows`` (the inverse of :meth:`rows`)."""
         return rows[0].text if rows else None
 
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        """The LINE messages asking the question (at most two: the text, then a list)."""
+        return [text(asking.body, list(asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        """The answer the resident's input gives.
+
+        :param current: the answer so far (a multiple choice's toggled options).
+        :raises InvalidAnswer: the input does not answer the question (the message says why).
+        :raises bot.incoming.MediaRequired: a photo's bytes are not loaded yet (the pipeline
+            loads them and runs the event again).
+        """
+        raise InvalidAnswer(_("This question takes no answer."))
+
 
 class Note(Kind):
     """Text only: nothing to answer."""
@@ -200,6 +350,17 @@ class Acknowledge(Kind):
 
     def value_of(self, rows: Sequence[AnswerRow]) -> Any:
         return ACKNOWLEDGED if rows else None
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        own = [postback_button("OK", asking.button(ANSWER, i="0"))]
+        return [text(asking.body, _with_room(own, asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        if tapped_index(incoming, ANSWER, 1) is not None:
+            return Parsed(ACKNOWLEDGED)
+        if incoming.folded_text in ("ok", "はい"):
+            return Parsed(ACKNOWLEDGED)
+        raise InvalidAnswer(_("Please tap OK to go on."))
 
 
 class SingleChoice(Kind):
@@ -260,6 +421,32 @@ class SingleChoice(Kind):
     def value_of(self, rows: Sequence[AnswerRow]) -> Any:
         return rows[0].option if rows else None
 
+    def labels(self, question: QuestionLike, language: str, default: str) -> list[str]:
+        """The options' labels in the language, in order."""
+        return [localized(c["label"], language, default) for c in question.config["choices"]]
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        labels = self.labels(question, asking.language, asking.default)
+        buttons = [
+            postback_button(label, asking.button(ANSWER, i=str(n)))
+            for n, label in enumerate(labels)
+        ]
+        if len(buttons) > MAX_QUICK_REPLIES:
+            heading = _("Choose one")
+            return [text(asking.body), option_list(heading, labels, buttons, asking.navigation)]
+        return [text(asking.body, _with_room(buttons, asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        codes = self.codes(question)
+        index = tapped_index(incoming, ANSWER, len(codes))
+        if index is not None:
+            return Parsed(codes[index])
+        if incoming.message_type == "text" and incoming.folded_text:
+            for choice in question.config["choices"]:
+                if incoming.folded_text in {normalise_text(v) for v in choice["label"].values()}:
+                    return Parsed(choice["code"])
+        raise InvalidAnswer(_("Please choose one of the options."))
+
 
 class YesNo(SingleChoice):
     """はい / いいえ: a single choice whose options are exactly ``yes`` and ``no``."""
@@ -299,6 +486,56 @@ class MultipleChoice(SingleChoice):
     def rows(self, value: Any) -> list[AnswerRow]:
         return [AnswerRow(option=code) for code in value] or [AnswerRow()]
 
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        chosen = set(asking.current or ())
+        labels = self.labels(question, asking.language, asking.default)
+        marked = [
+            ("☑ " if code in chosen else "☐ ") + label
+            for code, label in zip(self.codes(question), labels, strict=True)
+        ]
+        toggles = [
+            postback_button(label, asking.button(TOGGLE, i=str(n)))
+            for n, label in enumerate(marked)
+        ]
+        done = postback_button(_("Done"), asking.button(DONE))
+        body = asking.body + "\n" + self._limits(question)
+        if asking.current:
+            body += "\n" + _(
+                "Chosen: %(options)s",
+                options=self.show(question, asking.current, asking.language, asking.default),
+            )
+        if len(toggles) + 1 > MAX_QUICK_REPLIES:
+            navigation = [done, *asking.navigation]
+            return [text(body), option_list(_("Choose"), marked, toggles, navigation)]
+        return [text(body, _with_room([*toggles, done], asking.navigation))]
+
+    def _limits(self, question: QuestionLike) -> str:
+        low, high = question.config.get("min"), question.config.get("max")
+        if low and high:
+            return _("Choose %(low)d to %(high)d, then tap Done.", low=low, high=high)
+        if high:
+            return _("Choose up to %(high)d, then tap Done.", high=high)
+        if low:
+            return _("Choose at least %(low)d, then tap Done.", low=low)
+        return _("Choose all that apply, then tap Done.")
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        codes = self.codes(question)
+        chosen = set(current or ())
+        index = tapped_index(incoming, TOGGLE, len(codes))
+        if index is not None:
+            chosen ^= {codes[index]}
+            return Parsed([code for code in codes if code in chosen], done=False)
+        if incoming.postback is not None and incoming.postback.action == DONE:
+            selection = [code for code in codes if code in chosen]
+            low, high = question.config.get("min"), question.config.get("max")
+            if low and len(selection) < low:
+                raise InvalidAnswer(_("Please choose at least %(low)d.", low=low))
+            if high and len(selection) > high:
+                raise InvalidAnswer(_("Please choose at most %(high)d.", high=high))
+            return Parsed(selection)
+        raise InvalidAnswer(_("Please tap the options, then Done."))
+
     def value_of(self, rows: Sequence[AnswerRow]) -> Any:
         return [row.option for row in rows if row.option is not None]
 
@@ -315,6 +552,24 @@ class FreeText(Kind):
         if limit is not None and not 1 <= limit <= MAX_TEXT:
             raise ConfigProblem("max_length", f"must be between 1 and {MAX_TEXT}")
         return {"max_length": int(limit) if limit is not None else DEFAULT_TEXT}
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        limit = question.config.get("max_length") or DEFAULT_TEXT
+        body = asking.body + "\n" + _("(at most %(limit)d characters)", limit=limit)
+        return [text(body, list(asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        value = typed_text(incoming, _("Please type your answer as a message."))
+        limit = question.config.get("max_length") or DEFAULT_TEXT
+        if len(value) > limit:
+            raise InvalidAnswer(
+                _(
+                    "Please answer in at most %(limit)d characters (yours has %(count)d).",
+                    limit=limit,
+                    count=len(value),
+                )
+            )
+        return Parsed(value)
 
 
 class Integer(Kind):
@@ -343,6 +598,39 @@ class Integer(Kind):
         if not rows or rows[0].number is None:
             return None
         return _plain(rows[0].number) if self._integer else rows[0].number
+
+    def _range_text(self, question: QuestionLike, language: str, default: str) -> str:
+        config = question.config
+        unit = localized(config.get("unit") or {}, language, default)
+        low, high = config.get("min"), config.get("max")
+        if low is not None and high is not None:
+            return _("(%(low)s to %(high)s%(unit)s)", low=low, high=high, unit=unit)
+        if low is not None:
+            return _("(%(low)s%(unit)s or more)", low=low, unit=unit)
+        if high is not None:
+            return _("(up to %(high)s%(unit)s)", high=high, unit=unit)
+        return f"({unit})" if unit else ""
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        extra = self._range_text(question, asking.language, asking.default)
+        body = asking.body + ("\n" + extra if extra else "")
+        return [text(body, list(asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        wanted = _("Please send a whole number.") if self._integer else _("Please send a number.")
+        typed = unicodedata.normalize("NFKC", typed_text(incoming, wanted)).replace(",", "")
+        for unit in (question.config.get("unit") or {}).values():
+            if unit and typed.endswith(unicodedata.normalize("NFKC", unit)):
+                typed = typed[: -len(unicodedata.normalize("NFKC", unit))]
+        typed = typed.strip().replace("−", "-")
+        pattern = r"-?\d{1,13}" if self._integer else r"-?\d{1,13}(\.\d{1,9})?"
+        if not re.fullmatch(pattern, typed):
+            raise InvalidAnswer(wanted)
+        number = float(typed)
+        low, high = question.config.get("min"), question.config.get("max")
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise InvalidAnswer(_out_of_range(low, high))
+        return Parsed(int(number) if self._integer else number)
 
 
 class Decimal(Integer):
@@ -388,6 +676,33 @@ class Range(Kind):
     def show(self, question: QuestionLike, value: Any, language: str, default: str) -> str:
         return "" if value is None else str(_plain(float(value)))
 
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        labels = [str(value) for value in self.values(question)]
+        buttons = [
+            postback_button(label, asking.button(ANSWER, i=str(n)))
+            for n, label in enumerate(labels)
+        ]
+        if len(buttons) > MAX_QUICK_REPLIES:
+            return [
+                text(asking.body),
+                option_list(_("Choose one"), labels, buttons, asking.navigation),
+            ]
+        return [text(asking.body, _with_room(buttons, asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        values = self.values(question)
+        index = tapped_index(incoming, ANSWER, len(values))
+        if index is not None:
+            return Parsed(values[index])
+        if incoming.message_type == "text" and incoming.folded_text:
+            for value in values:
+                if incoming.folded_text == str(value):
+                    return Parsed(value)
+        first, last = values[0], values[-1]
+        raise InvalidAnswer(
+            _("Please choose a value from %(first)s to %(last)s.", first=first, last=last)
+        )
+
     def rows(self, value: Any) -> list[AnswerRow]:
         return [AnswerRow(number=float(value))]
 
@@ -429,6 +744,38 @@ class _Moment(Kind):
     def example(self) -> str:
         return datetime(2026, 4, 1, 9, 30).strftime(self.pattern)
 
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        picker = datetime_picker_button(
+            _("Choose"),
+            asking.button(PICK),
+            self.name,  # type: ignore[arg-type]
+            min_value=question.config.get("min") or None,
+            max_value=question.config.get("max") or None,
+        )
+        return [text(asking.body, _with_room([picker], asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        wanted = _(
+            "Please use the button to choose, or type it like %(example)s.", example=self.example
+        )
+        postback = incoming.postback
+        if postback is not None and postback.action == PICK:
+            raw = incoming.postback_params.get(self.name)
+        elif incoming.message_type == "text" and incoming.text:
+            raw = unicodedata.normalize("NFKC", incoming.text).strip()
+        else:
+            raise InvalidAnswer(wanted)
+        try:
+            value = self.parse_value(raw or "")
+        except ValueError:
+            raise InvalidAnswer(wanted) from None
+        low, high = question.config.get("min"), question.config.get("max")
+        if (low and value < self.parse_value(low)) or (high and value > self.parse_value(high)):  # type: ignore[operator]
+            raise InvalidAnswer(
+                _("Please choose between %(low)s and %(high)s.", low=low or "…", high=high or "…")
+            )
+        return Parsed(raw)
+
 
 class Date(_Moment):
     name = "date"
@@ -456,6 +803,27 @@ class DateTime(_Moment):
         return datetime.fromisoformat(value)
 
 
+def _out_of_range(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return _("Please send a number from %(low)s to %(high)s.", low=low, high=high)
+    if low is not None:
+        return _("Please send a number of %(low)s or more.", low=low)
+    return _("Please send a number of %(high)s or less.", high=high)
+
+
+#: Largest photo answer kept (LINE's own images are far smaller).
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+
+
+def image_type(data: bytes) -> str | None:
+    """``image/jpeg`` or ``image/png`` judged from the bytes (never a header); else None."""
+    if data.startswith(b"\xff\xd8\xff") and len(data) > 4:
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 8:
+        return "image/png"
+    return None
+
+
 def _bad() -> Any:
     raise ValueError("not of the expected shape")
 
@@ -467,6 +835,30 @@ class Photo(Kind):
 
     def show(self, question: QuestionLike, value: Any, language: str, default: str) -> str:
         return "" if value is None else "📷"
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        own = [camera_button(_("Camera")), camera_roll_button(_("Photos"))]
+        return [text(asking.body, _with_room(own, asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        if incoming.message_type != "image":
+            raise InvalidAnswer(_("Please send a photo (JPEG or PNG)."))
+        try:
+            content = incoming.require_media()
+        except MediaUnavailable as error:
+            if error.reason == "too-large":
+                raise InvalidAnswer(
+                    _("That photo is too large. Please send a smaller one.")
+                ) from None
+            raise InvalidAnswer(
+                _("That photo could not be received. Please send it again.")
+            ) from None
+        if len(content.data) > MAX_PHOTO_BYTES:
+            raise InvalidAnswer(_("That photo is too large. Please send a smaller one."))
+        content_type = image_type(content.data)
+        if content_type is None:
+            raise InvalidAnswer(_("Please send a photo (JPEG or PNG)."))
+        return Parsed(PhotoUpload(content.data, content_type))
 
     def rows(self, value: Any) -> list[AnswerRow]:
         return [AnswerRow(extra={"photo": value["photo"]})]
@@ -487,6 +879,19 @@ class Location(Kind):
 
     def rows(self, value: Any) -> list[AnswerRow]:
         return [AnswerRow(extra=dict(value))]
+
+    def prompt(self, question: QuestionLike, asking: Asking) -> list[Message]:
+        own = [location_button(_("Send location"))]
+        return [text(asking.body, _with_room(own, asking.navigation))]
+
+    def parse(self, question: QuestionLike, incoming: Incoming, current: Any = None) -> Parsed:
+        place = incoming.location
+        if incoming.message_type != "location" or place is None:
+            raise InvalidAnswer(_("Please send a location with the button below."))
+        address = (place.address or place.title or "")[:200] or None
+        return Parsed(
+            {"latitude": place.latitude, "longitude": place.longitude, "address": address}
+        )
 
     def value_of(self, rows: Sequence[AnswerRow]) -> Any:
         return dict(rows[0].extra) if rows and rows[0].extra else None

@@ -1,10 +1,10 @@
 """The console's preview: a survey's conversation as LINE shows it.
 
-:func:`question_messages` is the one place that turns a question into the LINE messages the
-resident gets (LINE's JSON, built with ``bot.messages``). The preview page renders any LINE
-message (:func:`bubbles`: text bubbles, quick-reply buttons, the buttons of a Flex message), so
-when the kinds' own ``prompt()`` (the answering flow's) is there, ``question_messages``
-returns what it returns and the preview shows exactly what residents see.
+:func:`question_messages` asks each question's kind for its ``prompt()``, the same one the
+answering flow (``surveys.flow``) sends, so the preview shows exactly what residents see:
+the page renders any LINE message (:func:`bubbles`: text bubbles, quick-reply buttons, the
+buttons of a Flex message). The preview is no dialog: its buttons carry a postback that
+nothing answers, and it shows no navigation buttons (戻る, スキップ, やめる).
 """
 
 from __future__ import annotations
@@ -15,29 +15,15 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from bot.messages import (
-    MAX_QUICK_REPLIES,
-    Message,
-    bubble,
-    camera_button,
-    camera_roll_button,
-    carousel,
-    datetime_picker_button,
-    flex,
-    flex_text,
-    location_button,
-    postback_button,
-    text,
-)
+from bot.i18n import resident_locale
+from bot.messages import Message
 from bot.postback import PostbackData
 from surveys import expressions
 from surveys.definition import Definition, Question
-from surveys.kinds import KINDS, Range, SingleChoice, localized
+from surveys.kinds import KINDS, Asking, localized
 
 #: The postback the preview's buttons carry (never sent: the preview is not a dialog).
 _PREVIEW = PostbackData("survey.preview")
-#: Options per Flex bubble when a list is longer than LINE's quick replies.
-_PER_BUBBLE = 10
 
 
 def _recalled(label: str) -> str:
@@ -54,51 +40,9 @@ def question_messages(
     body = f"({position}/{total}) {label}" if KINDS[question.kind].answered else label
     if hint:
         body += f"\n{hint}"
-    kind = KINDS[question.kind]
-    config = question.config
-    if isinstance(kind, SingleChoice):
-        options = [localized(choice["label"], language, default) for choice in config["choices"]]
-        if len(options) > MAX_QUICK_REPLIES:
-            return [text(body), _option_list(options)]
-        return [text(body, [postback_button(option, _PREVIEW) for option in options])]
-    if isinstance(kind, Range):
-        values = [str(value) for value in kind.values(question)]
-        if len(values) > MAX_QUICK_REPLIES:
-            return [text(body), _option_list(values)]
-        return [text(body, [postback_button(value, _PREVIEW) for value in values])]
-    buttons = {
-        "acknowledge": lambda: [postback_button("OK", _PREVIEW)],
-        "date": lambda: [_picker(question, "date")],
-        "time": lambda: [_picker(question, "time")],
-        "datetime": lambda: [_picker(question, "datetime")],
-        "photo": lambda: [camera_button(_("Camera")), camera_roll_button(_("Photos"))],
-        "location": lambda: [location_button(_("Send location"))],
-    }.get(question.kind)
-    return [text(body, buttons() if buttons else [])]
-
-
-def _picker(question: Question, mode: str) -> dict[str, Any]:
-    config = question.config
-    return datetime_picker_button(
-        _("Choose"),
-        _PREVIEW,
-        mode,  # type: ignore[arg-type]
-        min_value=config.get("min") or None,
-        max_value=config.get("max") or None,
-    )
-
-
-def _option_list(options: Sequence[str]) -> Message:
-    """More options than quick replies hold: a carousel of Flex bubbles of buttons."""
-    pages = [options[i : i + _PER_BUBBLE] for i in range(0, len(options), _PER_BUBBLE)]
-    bubbles = [
-        bubble(
-            [flex_text(_("Choose one"), bold=True)],
-            buttons=[postback_button(option, _PREVIEW) for option in page],
-        )
-        for page in pages
-    ]
-    return flex(_("Choose one"), carousel(bubbles) if len(bubbles) > 1 else bubbles[0])
+    asking = Asking(body, language, default, lambda action, **params: _PREVIEW)
+    with resident_locale(language):  # the bot's own words, as this resident reads them
+        return KINDS[question.kind].prompt(question, asking)
 
 
 # -- rendering LINE messages as chat bubbles ---------------------------------------------------

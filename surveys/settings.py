@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.attributes import MAX_SEGMENT_VALUES, check_attribute_name, check_attribute_value
@@ -53,6 +54,8 @@ class Settings:
     #: Accepted values by resident attribute; empty for everyone.
     audience: Mapping[str, Sequence[str]] = field(default_factory=dict)
     quotas: tuple[Quota, ...] = ()
+    #: Offered in the greeting when a resident adds the account (one survey at a time).
+    offer_on_follow: bool = False
 
 
 def settings_of(survey: Survey) -> Settings:
@@ -67,6 +70,7 @@ def settings_of(survey: Survey) -> Settings:
         reminder_hours=survey.reminder_hours,
         audience={name: list(values) for name, values in (survey.audience or {}).items()},
         quotas=tuple(Quota(q.name, q.condition, q.limit, q.action) for q in survey.quotas),
+        offer_on_follow=survey.offer_on_follow,
     )
 
 
@@ -178,6 +182,14 @@ def update_settings(session: Session, survey: Survey, settings: Settings) -> Non
     survey.closes_at = settings.closes_at
     survey.reminder_hours = settings.reminder_hours
     survey.audience = {name: list(values) for name, values in settings.audience.items()} or None
+    if settings.offer_on_follow and not survey.offer_on_follow:
+        session.execute(
+            update(Survey)
+            .where(Survey.id != survey.id, Survey.offer_on_follow.is_(True))
+            .values(offer_on_follow=False)
+            .execution_options(synchronize_session=False)
+        )
+    survey.offer_on_follow = settings.offer_on_follow
     existing = {quota.name: quota for quota in survey.quotas}
     kept = []
     for quota in settings.quotas:

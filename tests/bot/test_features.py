@@ -87,7 +87,9 @@ def test_interceptors_run_in_order_before_dialogs_and_the_router(app: Flask) -> 
         "too-long",
         "toy.observe",
         "toy.secret",
+        "surveys.guard",
         "dialog",
+        "surveys.follow",
         "router",
     )
     assert 10 < 100 < DIALOGS

@@ -1027,7 +1027,7 @@ def test_the_preview_shows_the_conversation_as_line_does(
     assert "ようこそ" in page
     assert "(1/4) 年齢は？\n数字で" in page
     assert "(2/4) ‹age›歳のペット" in page
-    assert "<li>犬</li><li>猫</li>" in page  # quick replies
+    assert "<li>☐ 犬</li><li>☐ 猫</li><li>完了</li>" in page  # toggles, as residents get them
     assert "<code>${age} &gt; 3</code>" in page  # when it is asked
     assert 'class="bubble card-bubble"' in page  # 15 options: a Flex list
     assert "<li>選択肢14</li>" in page
@@ -1035,4 +1035,4 @@ def test_the_preview_shows_the_conversation_as_line_does(
     assert "ありがとう" in page
     english = _text(client.get(f"/admin/surveys/{survey_id}/preview?lang=en"))
     assert "(2/4) Pets" in english
-    assert "<li>Dog</li><li>Cat</li>" in english
+    assert "<li>☐ Dog</li><li>☐ Cat</li><li>Done</li>" in english
