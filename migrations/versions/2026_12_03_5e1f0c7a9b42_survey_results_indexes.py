@@ -1,0 +1,28 @@
+"""Survey results: the answering dialogs of a survey version, found by an index.
+
+The results page counts a version's dialogs by status and state (completion, drop-off per
+question) with one GROUP BY over ``(flow, subject_id)``.
+
+Revision ID: 5e1f0c7a9b42
+Revises: aea4ec424154
+Create Date: 2026-12-03 15:45:00.000000
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "5e1f0c7a9b42"
+down_revision: str | Sequence[str] | None = "aea4ec424154"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("dialogs") as batch_op:
+        batch_op.create_index("ix_dialogs_flow_subject", ["flow", "subject_id", "status"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("dialogs") as batch_op:
+        batch_op.drop_index("ix_dialogs_flow_subject")
