@@ -26,11 +26,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
-    Integer,
     and_,
     case,
-    cast,
     false,
     func,
     select,
@@ -224,13 +221,6 @@ def questions_of(session: Session, version_id: int) -> list[SurveyQuestion]:
     )
 
 
-def _floor(expression: Any, dialect: str) -> Any:
-    """Floor of a non-negative number: SQLite may lack ``floor``; its cast truncates."""
-    if dialect == "sqlite":
-        return cast(expression, Integer)
-    return func.floor(expression)
-
-
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
@@ -301,10 +291,9 @@ def summarize(
     for question in questions:
         families[kind_of(question).summary].append(question)
     keep = counted(survey.id, version.id)
-    dialect = _dialect(session)
     found: dict[int, QuestionResult] = {}
     found.update(_choices(session, families["choices"], keep, language, default, k))
-    found.update(_numbers(session, families["numbers"], keep, dialect, k))
+    found.update(_numbers(session, families["numbers"], keep, k))
     found.update(_moments(session, families["moments"], keep, k))
     listed = families["texts"] + families["photos"] + families["locations"]
     found.update(_listed(session, listed, keep, k, previews))
@@ -361,105 +350,76 @@ def _numbers(
     session: Session,
     questions: Sequence[SurveyQuestion],
     keep: ColumnElement[bool],
-    dialect: str,
     k: int,
 ) -> dict[int, QuestionResult]:
-    """Count, mean, median, range and a histogram of each numeric question."""
+    """Count, mean, median, range and a histogram of each numeric question.
+
+    One statement counts each question's distinct values (an index-only scan of
+    ``ix_survey_answers_question_number`` in order); everything else follows exactly from
+    those counts.
+    """
     if not questions:
         return {}
-    ids = [q.id for q in questions]
-    numbered = [A.question_id.in_(ids), A.number.is_not(None), keep]
-    stats = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(
-                A.question_id,
-                func.count(),
-                func.min(A.number),
-                func.max(A.number),
-                func.avg(A.number),
-            )
-            .where(*numbered)
-            .group_by(A.question_id)
-        )
-    }
-    medians = _medians(session, numbered, dialect)
-    bins = {q.id: _bins(q, stats[q.id][1], stats[q.id][2]) for q in questions if q.id in stats}
-    histogram: dict[int, dict[int, int]] = defaultdict(dict)
-    if bins:
-        index = case(
-            *[
-                (A.question_id == question_id, _floor((A.number - low) / width, dialect))
-                for question_id, (low, width, _n) in bins.items()
-            ]
-        )
-        rows = session.execute(
-            select(A.question_id, index, func.count())
-            .where(*numbered)
-            .group_by(A.question_id, index)
-        )
-        for question_id, number, count in rows:
-            last = bins[question_id][2] - 1
-            position = min(max(int(number), 0), last)
-            histogram[question_id][position] = histogram[question_id].get(position, 0) + count
+    values: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    rows = session.execute(
+        select(A.question_id, A.number, func.count())
+        .where(A.question_id.in_([q.id for q in questions]), A.number.is_not(None), keep)
+        .group_by(A.question_id, A.number)
+        .order_by(A.question_id, A.number)
+    )
+    for question_id, number, count in rows:
+        values[question_id].append((float(number or 0), count))
     found = {}
     for question in questions:
-        if question.id not in stats:
+        counted_values = values.get(question.id)
+        if not counted_values:
             found[question.id] = QuestionResult(question, "numbers", 0)
             continue
-        count, low, high, mean = stats[question.id]
-        start, width, n = bins[question.id]
+        count = sum(n for _v, n in counted_values)
+        low, high = counted_values[0][0], counted_values[-1][0]
+        start, width, bars = _bins(question, low, high)
+        histogram = [0] * bars
+        for value, n in counted_values:
+            histogram[min(max(math.floor((value - start) / width + 1e-9), 0), bars - 1)] += n
         cells = [
             cell(
                 _bin_label(question, start, width, position),
-                histogram[question.id].get(position, 0),
+                histogram[position],
                 count,
                 k,
                 _number_text(start + position * width),
             )
-            for position in range(n)
+            for position in range(bars)
         ]
         hidden = 0 < count < k
+        mean = math.fsum(v * n for v, n in counted_values) / count
         found[question.id] = QuestionResult(
             question,
             "numbers",
             count,
             cells,
-            mean=None if hidden else float(mean),
-            median=None if hidden else medians.get(question.id),
-            minimum=None if hidden else float(low),
-            maximum=None if hidden else float(high),
+            mean=None if hidden else mean,
+            median=None if hidden else _median(counted_values, count),
+            minimum=None if hidden else low,
+            maximum=None if hidden else high,
             hidden=hidden,
         )
     return found
 
 
-def _medians(session: Session, where: list[Any], dialect: str) -> dict[int, float]:
-    """The median per question (PostgreSQL's ``percentile_cont``; SQLite: the middle rows)."""
-    if dialect == "postgresql":
-        statement = (
-            select(A.question_id, func.percentile_cont(0.5).within_group(A.number))
-            .where(*where)
-            .group_by(A.question_id)
-        )
-        return {question_id: float(value) for question_id, value in session.execute(statement)}
-    ranked = (
-        select(
-            A.question_id.label("question_id"),
-            A.number.label("number"),
-            func.row_number().over(partition_by=A.question_id, order_by=A.number).label("rank"),
-            func.count().over(partition_by=A.question_id).label("n"),
-        )
-        .where(*where)
-        .subquery()
-    )
-    middle = (ranked.c.rank == (ranked.c.n + 1) // 2) | (ranked.c.rank == (ranked.c.n + 2) // 2)
-    statement = (
-        select(ranked.c.question_id, func.avg(cast(ranked.c.number, Float)))
-        .where(middle)
-        .group_by(ranked.c.question_id)
-    )
-    return {question_id: float(value) for question_id, value in session.execute(statement)}
+def _median(counted_values: Sequence[tuple[float, int]], count: int) -> float:
+    """The median of values given in order with their counts."""
+    middle = [(count - 1) // 2, count // 2]  # the 0-based ranks of the middle value(s)
+    found: list[float] = []
+    seen = 0
+    for value, n in counted_values:
+        while middle and middle[0] < seen + n:
+            found.append(value)
+            middle.pop(0)
+        seen += n
+        if not middle:
+            break
+    return sum(found) / len(found)
 
 
 def _bins(question: SurveyQuestion, low: float, high: float) -> tuple[float, float, int]:

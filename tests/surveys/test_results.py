@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import openpyxl
@@ -92,6 +92,7 @@ def submit(db: Database) -> Submit:
         resident_id: int | None = None,
         duration: int | None = 60,
         version: int | None = None,
+        at: datetime | None = None,
     ) -> str:
         with db.unit_of_work() as session:
             survey = session.get(Survey, survey_id)
@@ -106,7 +107,7 @@ def submit(db: Database) -> Submit:
                 anonymous=survey.anonymous,
                 test=test,
                 submitted_on=submitted,
-                submitted_at=None if survey.anonymous else utcnow(),
+                submitted_at=None if survey.anonymous else (at or utcnow()),
                 duration_seconds=duration,
                 resident_id=None if survey.anonymous else resident_id,
                 language="ja",
@@ -643,3 +644,13 @@ def test_the_photo_rows_belong_to_the_survey(db: Database, submit: Submit) -> No
     submit(survey_id, {"picture": None})
     with db.reading() as session:
         assert session.scalar(select(SurveyPhoto.survey_id)) == survey_id
+
+
+def test_export_times_are_japan_time(db: Database, submit: Submit) -> None:
+    survey_id = make_survey(db)
+    submit(survey_id, {"age": 1}, at=datetime(2026, 11, 30, 20, 5, 9, tzinfo=UTC))
+    header, rows = _export(db, survey_id)
+    row = dict(zip(header, rows[0], strict=True))
+    assert row["_submitted_at"] == "2026-12-01 05:05:09"
+    assert row["_duration_seconds"] == 60
+    assert row["_language"] == "ja"
