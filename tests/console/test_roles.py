@@ -104,12 +104,26 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "surveys_builder.import_into": ("GET", "/admin/surveys/{survey}/import", P.SURVEYS_EDIT),
     "surveys_builder.publish_page": ("GET", "/admin/surveys/{survey}/publish", P.SURVEYS_EDIT),
     "surveys_builder.close_page": ("GET", "/admin/surveys/{survey}/close", P.SURVEYS_EDIT),
+    "surveys_results.results": ("GET", "/admin/surveys/{survey}/results", P.RESULTS),
+    "surveys_results.answers": ("GET", "/admin/surveys/{survey}/results/q/q1", P.RESULTS),
+    "surveys_results.crosstab_page": ("GET", "/admin/surveys/{survey}/results/crosstab", P.RESULTS),
+    "surveys_results.export_csv": ("GET", "/admin/surveys/{survey}/results.csv", P.RESULTS),
+    "surveys_results.export_xlsx": ("GET", "/admin/surveys/{survey}/results.xlsx", P.RESULTS),
+    "surveys_results.export_aggregate": (
+        "GET",
+        "/admin/surveys/{survey}/results-aggregate.csv",
+        P.RESULTS,
+    ),
+    "surveys_results.photo": ("GET", "/admin/surveys/{survey}/photos/none", P.RESULTS),
+    # Last: it deletes the matrix's draft survey.
     "surveys_builder.delete_page": ("POST", "/admin/surveys/{survey}/delete", P.SURVEYS_EDIT),
 }
 #: Endpoints whose answer to the matrix's bare request, when allowed, is not a page: the
-#: question order (a JSON call) refuses an order without the version's revision.
+#: question order (a JSON call) refuses an order without the version's revision; a photo
+#: that does not exist is not found.
 ALLOWED_ANSWERS: dict[str, set[int]] = {
     "surveys_builder.reorder": {409},
+    "surveys_results.photo": {404},  # the matrix's survey has no photo
     # The facility's coupon forms without a code, a confirmation, or a use to undo.
     "coupons_facility.check": {400},
     "coupons_facility.confirm": {400},
