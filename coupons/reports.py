@@ -267,13 +267,18 @@ def age_band_label(decade: int | None) -> str:
     return _("%(low)s–%(high)s", low=decade * 10, high=decade * 10 + 9)
 
 
-def _facility_days(session: Session, uses: Select[Any], names: dict[int, str], k: int) -> Table:
+def _facility_days(session: Session, uses: Select[Any], language: str, k: int) -> Table:
     persons = func.count(distinct(Entitlement.holder_id))
     rows = session.execute(
         uses.with_only_columns(Redemption.facility_id, Redemption.tokyo_day, func.count(), persons)
         .group_by(Redemption.facility_id, Redemption.tokyo_day)
         .order_by(Redemption.tokyo_day, Redemption.facility_id)
     ).all()
+    ids = sorted({facility for facility, *_counts in rows})
+    names = {
+        facility.id: facility.name(language)
+        for facility in session.scalars(select(Facility).where(Facility.id.in_(ids)))
+    }
     raw = [
         ((str(day), names.get(facility, str(facility))), (int(n), int(p)))
         for facility, day, n, p in rows
@@ -504,17 +509,9 @@ def build_report(
         persons=persons,
         granted=_shown(int(granted or 0), k),
     )
-    names = {
-        facility.id: facility.name(language)
-        for facility in session.scalars(
-            select(Facility).where(
-                Facility.id.in_(uses.with_only_columns(Redemption.facility_id).distinct())
-            )
-        )
-    }
     funnel, failures = _funnel(session, filters, k)
     tables = [
-        _facility_days(session, uses, names, k),
+        _facility_days(session, uses, language, k),
         _uses_per_person(session, uses, k),
         *_breakdowns(session, uses, k),
         funnel,
