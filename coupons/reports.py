@@ -45,7 +45,8 @@ from models.coupons import (
     VerificationStatus,
 )
 
-#: Smallest number of people a shown cell may count, unless configured otherwise.
+#: Smallest number of people a shown cell may count, unless configured otherwise
+#: (``COUPONS_REPORT_K``).
 DEFAULT_K = 5
 #: The resident attribute that holds the municipality (set by the resident profile survey).
 MUNICIPALITY_ATTRIBUTE = "municipality"
