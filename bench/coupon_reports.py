@@ -257,6 +257,7 @@ def main() -> int:
         "uses": report.summary.uses,
         "unique_people": report.summary.persons,
         "fill_seconds": round(fill_seconds, 1),
+        "report_ms_min": round(min(report_ms), 1),
         "report_ms_p50": round(statistics.median(report_ms), 1),
         "report_ms_p95": round(p95, 1),
         "workbook_ms_p50": round(statistics.median(workbook_ms), 1),
