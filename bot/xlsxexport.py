@@ -3,7 +3,7 @@
 Text is always written as text: a cell that starts like a formula (``=``, ``+``, ...) stays
 what it says and is never run, the workbook counterpart of ``bot.csvexport.defuse``.
 Integers and floats are written as numbers, so the figures can be summed in a spreadsheet.
-The header row is bold and frozen.
+The header row is bold and frozen, and each column is as wide as its header (within limits).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from flask import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.csvexport import attachment
@@ -65,6 +66,10 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
     for sheet in sheets:
         worksheet = workbook.create_sheet(sheet.title)
         worksheet.freeze_panes = "A2"
+        for column, title in enumerate(sheet.header, start=1):
+            # Wide enough for the header (Japanese characters take two widths), within limits.
+            width = sum(2 if ord(c) > 0x2E80 else 1 for c in str(title)) + 4
+            worksheet.column_dimensions[get_column_letter(column)].width = max(10, min(40, width))
         worksheet.append([_cell(worksheet, value, bold=True) for value in sheet.header])
         for row in sheet.rows:
             worksheet.append([_cell(worksheet, value) for value in row])

@@ -21,6 +21,7 @@ from flask import Flask, current_app
 
 from bot.config import ConfigError, Setting, positive
 from bot.features import DevService, Running, seam
+from coupons.reports import DEFAULT_K
 from coupons.verification import (
     CardVerifier,
     OidcVerifier,
@@ -111,7 +112,7 @@ SETTINGS = (
     ),
     Setting(
         "COUPONS_REPORT_K",
-        5,
+        DEFAULT_K,
         int,
         "Coupon reports hide every figure that counts fewer people than this (k-anonymity).",
         lambda k: None if 2 <= k <= 100 else "must be 2 to 100",
@@ -129,7 +130,7 @@ class CouponsSettings:
     link_lifetime: timedelta
     attempts_per_hour: int
     #: Reports hide figures counting fewer people than this.
-    report_k: int = 5
+    report_k: int = DEFAULT_K
     #: The client's key (its public half is registered with the provider).
     client_key: PrivateKey | None = None
     client_id: str | None = None

@@ -29,7 +29,20 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, and_, case, cast, distinct, extract, func, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    extract,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from coupons.campaigns import TOKYO
@@ -45,7 +58,8 @@ from models.coupons import (
     VerificationStatus,
 )
 
-#: Smallest number of people a shown cell may count, unless configured otherwise.
+#: Smallest number of people a shown cell may count, unless configured otherwise
+#: (``COUPONS_REPORT_K``).
 DEFAULT_K = 5
 #: The resident attribute that holds the municipality (set by the resident profile survey).
 MUNICIPALITY_ATTRIBUTE = "municipality"
@@ -267,45 +281,6 @@ def age_band_label(decade: int | None) -> str:
     return _("%(low)s–%(high)s", low=decade * 10, high=decade * 10 + 9)
 
 
-def _facility_days(session: Session, uses: Select[Any], names: dict[int, str], k: int) -> Table:
-    persons = func.count(distinct(Entitlement.holder_id))
-    rows = session.execute(
-        uses.with_only_columns(Redemption.facility_id, Redemption.tokyo_day, func.count(), persons)
-        .group_by(Redemption.facility_id, Redemption.tokyo_day)
-        .order_by(Redemption.tokyo_day, Redemption.facility_id)
-    ).all()
-    raw = [
-        ((str(day), names.get(facility, str(facility))), (int(n), int(p)))
-        for facility, day, n, p in rows
-    ]
-    return Table(
-        "facility_days",
-        _("Uses per facility per day"),
-        (_("Day"), _("Facility")),
-        (_("Uses"), _("People")),
-        suppress(raw, basis=1, k=k),
-    )
-
-
-def _uses_per_person(session: Session, uses: Select[Any], k: int) -> Table:
-    per_person = (
-        uses.with_only_columns(Entitlement.holder_id, func.count().label("n"))
-        .group_by(Entitlement.holder_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(per_person.c.n, func.count()).group_by(per_person.c.n).order_by(per_person.c.n)
-    ).all()
-    raw = [((_("%(n)s uses", n=n),), (int(p),)) for n, p in rows]
-    return Table(
-        "uses_per_person",
-        _("Distribution of uses per person"),
-        (_("Uses in the range"),),
-        (_("People"),),
-        suppress(raw, basis=0, k=k),
-    )
-
-
 def _decade() -> Any:
     """The age band (decade, 0 to OLDEST_BAND) at the use, in SQL; NULL when not known."""
     age = cast(extract("year", Redemption.tokyo_day), Integer) - CardHolder.birth_year
@@ -317,49 +292,116 @@ def _decade() -> Any:
     )
 
 
+def _use_figures(session: Session, uses: Select[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every figure about uses, in one statement: the counted uses with what is known of
+    each person are joined once (a common table expression), then each table is a
+    ``GROUP BY`` of it, all in one ``UNION ALL``.
+
+    :return: rows ``(key1, key2, uses, people)`` by table (``totals`` too); keys are text.
+    """
+    counted = (
+        uses.join(CardHolder, CardHolder.id == Entitlement.holder_id)
+        .outerjoin(
+            ResidentAttribute,
+            and_(
+                ResidentAttribute.resident_id == CardHolder.resident_id,
+                ResidentAttribute.name == MUNICIPALITY_ATTRIBUTE,
+            ),
+        )
+        .with_only_columns(
+            Redemption.facility_id.label("facility"),
+            Redemption.tokyo_day.label("day"),
+            Entitlement.holder_id.label("holder"),
+            _decade().label("decade"),
+            CardHolder.prefecture.label("prefecture"),
+            ResidentAttribute.value.label("municipality"),
+        )
+        .cte("counted_uses")
+    )
+    c = counted.c
+    people = func.count(distinct(c.holder))
+    none = literal(None, String)
+
+    def text_of(column: Any) -> Any:
+        return cast(column, String)
+
+    def grouped(name: str, *keys: Any) -> Select[Any]:
+        padded = [text_of(key) for key in keys] + [none] * (2 - len(keys))
+        return select(literal(name), *padded, func.count(), people).group_by(*keys)
+
+    per_person = select(c.holder, func.count().label("n")).group_by(c.holder).subquery("per_person")
+    statement: Any = union_all(
+        select(literal("totals"), none, none, func.count(), people),
+        grouped("facility_days", c.facility, c.day),
+        grouped("age_bands", c.decade),
+        grouped("prefectures", c.prefecture),
+        grouped("municipalities", c.municipality),
+        select(
+            literal("uses_per_person"),
+            text_of(per_person.c.n),
+            none,
+            func.sum(per_person.c.n),
+            func.count(),
+        ).group_by(per_person.c.n),
+    )
+    figures: dict[str, list[tuple[Any, ...]]] = {}
+    for name, key1, key2, n, p in session.execute(statement):
+        figures.setdefault(name, []).append((key1, key2, int(n), int(p)))
+    return figures
+
+
+def _facility_days(session: Session, rows: list[tuple[Any, ...]], language: str, k: int) -> Table:
+    rows = sorted(rows, key=lambda row: (row[1], int(row[0])))
+    ids = sorted({int(facility) for facility, *_rest in rows})
+    names = {
+        facility.id: facility.name(language)
+        for facility in session.scalars(select(Facility).where(Facility.id.in_(ids)))
+    }
+    raw = [
+        ((str(day), names.get(int(facility), str(facility))), (n, p))
+        for facility, day, n, p in rows
+    ]
+    return Table(
+        "facility_days",
+        _("Uses per facility per day"),
+        (_("Day"), _("Facility")),
+        (_("Uses"), _("People")),
+        suppress(raw, basis=1, k=k),
+    )
+
+
+def _uses_per_person(rows: list[tuple[Any, ...]], k: int) -> Table:
+    counts = sorted((int(n), p) for n, _key2, _uses, p in rows)
+    raw = [((_("%(n)s uses", n=n),), (p,)) for n, p in counts]
+    return Table(
+        "uses_per_person",
+        _("Distribution of uses per person"),
+        (_("Uses in the range"),),
+        (_("People"),),
+        suppress(raw, basis=0, k=k),
+    )
+
+
 def _breakdown(
-    session: Session,
-    uses: Select[Any],
+    rows: list[tuple[Any, ...]],
     k: int,
     *,
     key: str,
     title: str,
     header: str,
-    column: Any,
     label: Callable[[Any], str],
-    join: Callable[[Select[Any]], Select[Any]] | None = None,
     order: Callable[[Any], Any] | None = None,
 ) -> Table:
-    """Uses and people per value of ``column`` (of the card holder's row, or of what
-    ``join`` adds to it), known values in ``order`` (their own by default), then the
-    unknown (NULL) row."""
-    statement = uses.join(CardHolder, CardHolder.id == Entitlement.holder_id).with_only_columns(
-        column.label("value"), func.count(), func.count(distinct(Entitlement.holder_id))
-    )
-    if join is not None:
-        statement = join(statement)
+    """Uses and people per value (a table of :func:`_use_figures`), known values in
+    ``order`` (their own by default), then the unknown (NULL) row."""
     rank = order or (lambda value: value)
-    rows = sorted(
-        session.execute(statement.group_by(column)).all(),
-        key=lambda row: (row[0] is None, None if row[0] is None else rank(row[0])),
-    )
-    raw = [((label(value),), (int(n), int(p))) for value, n, p in rows]
+    rows = sorted(rows, key=lambda row: (row[0] is None, None if row[0] is None else rank(row[0])))
+    raw = [((label(value),), (n, p)) for value, _key2, n, p in rows]
     return Table(key, title, (header,), (_("Uses"), _("People")), suppress(raw, basis=1, k=k))
 
 
 def _or_unknown(value: str | None) -> str:
     return value if value is not None else _("Unknown")
-
-
-def _municipality(statement: Select[Any]) -> Select[Any]:
-    """Join the ``municipality`` attribute of the person's LINE account (if any)."""
-    return statement.outerjoin(
-        ResidentAttribute,
-        and_(
-            ResidentAttribute.resident_id == CardHolder.resident_id,
-            ResidentAttribute.name == MUNICIPALITY_ATTRIBUTE,
-        ),
-    )
 
 
 _PREFECTURE_ORDER = {name: number for number, name in enumerate(PREFECTURES)}
@@ -370,41 +412,38 @@ def _prefecture_rank(name: str) -> tuple[int, str]:
     return (_PREFECTURE_ORDER.get(name, len(_PREFECTURE_ORDER)), name)
 
 
-def _breakdowns(session: Session, uses: Select[Any], k: int) -> list[Table]:
-    """The age band, prefecture and municipality tables."""
+def _use_tables(
+    session: Session, figures: dict[str, list[tuple[Any, ...]]], language: str, k: int
+) -> list[Table]:
+    """The tables about uses, from :func:`_use_figures`."""
     return [
+        _facility_days(session, figures.get("facility_days", []), language, k),
+        _uses_per_person(figures.get("uses_per_person", []), k),
         _breakdown(
-            session,
-            uses,
+            figures.get("age_bands", []),
             k,
             key="age_bands",
             title=_("Age band at the use"),
             header=_("Age band"),
-            column=_decade(),
             label=lambda value: age_band_label(None if value is None else int(value)),
             order=int,
         ),
         _breakdown(
-            session,
-            uses,
+            figures.get("prefectures", []),
             k,
             key="prefectures",
             title=_("Prefecture (verified address)"),
             header=_("Prefecture"),
-            column=CardHolder.prefecture,
             label=_or_unknown,
             order=_prefecture_rank,
         ),
         _breakdown(
-            session,
-            uses,
+            figures.get("municipalities", []),
             k,
             key="municipalities",
             title=_("Municipality (the resident's answer)"),
             header=_("Municipality"),
-            column=ResidentAttribute.value,
             label=_or_unknown,
-            join=_municipality,
         ),
     ]
 
@@ -489,35 +528,19 @@ def build_report(
     """
     if k < 2:
         raise ValueError("k must be at least 2")
-    uses = counted_uses(campaign.id, filters)
-    totals = session.execute(
-        uses.with_only_columns(func.count(), func.count(distinct(Entitlement.holder_id)))
-    ).one()
+    figures = _use_figures(session, counted_uses(campaign.id, filters))
+    [(_key1, _key2, total_uses, total_people)] = figures["totals"]
     granted = session.scalar(
         select(func.count())
         .select_from(Entitlement)
         .where(Entitlement.campaign_id == campaign.id, Entitlement.granted_at < filters.end)
     )
-    persons = _shown(int(totals[1]), k)
+    persons = _shown(total_people, k)
     summary = Summary(
-        uses=None if persons is None else int(totals[0]),
+        uses=None if persons is None else total_uses,
         persons=persons,
         granted=_shown(int(granted or 0), k),
     )
-    names = {
-        facility.id: facility.name(language)
-        for facility in session.scalars(
-            select(Facility).where(
-                Facility.id.in_(uses.with_only_columns(Redemption.facility_id).distinct())
-            )
-        )
-    }
     funnel, failures = _funnel(session, filters, k)
-    tables = [
-        _facility_days(session, uses, names, k),
-        _uses_per_person(session, uses, k),
-        *_breakdowns(session, uses, k),
-        funnel,
-        failures,
-    ]
+    tables = [*_use_tables(session, figures, language, k), funnel, failures]
     return Report(campaign, filters, k, summary, tables)

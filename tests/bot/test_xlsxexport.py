@@ -30,6 +30,10 @@ def test_a_sheet_per_table_text_as_text_numbers_as_numbers() -> None:
     assert sheet["B2"].data_type == "n"
     assert sheet["A1"].font.bold
     assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["A"].width == 10  # 項目: 4 + 4, at least 10
+    wide = workbook_bytes([Sheet("x", ["1人あたりの利用回数の分布", "a" * 80], [])])
+    columns = openpyxl.load_workbook(io.BytesIO(wide))["x"].column_dimensions
+    assert (columns["A"].width, columns["B"].width) == (29, 40)
 
 
 @pytest.mark.parametrize(

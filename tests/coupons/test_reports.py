@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from coupons.reports import Filters, Report, build_report, suppress
@@ -219,6 +220,25 @@ def test_the_verification_funnel_and_failures_by_reason(app: Flask, seeded: Seed
     ]
 
 
+def test_labels_follow_the_staff_members_language(app: Flask, seeded: Seeded) -> None:
+    for birth_year in (2025, 1991, 1930, None):
+        for _ in range(5):
+            add_person(app, seeded, [(seeded.museum, Day)], birth_year=birth_year)
+    with app.extensions["db"].sessions() as session, app.test_request_context():
+        campaign = session.get(Campaign, seeded.campaign)
+        assert campaign is not None
+        with force_locale("en"):
+            report = build_report(session, campaign, Filters(FIRST, LAST), k=5, language="en")
+    assert [row.labels[0] for row in report.table("age_bands").rows] == [
+        "Under 10",
+        "30–39",
+        "80 and over",
+        "Unknown",
+    ]
+    assert report.table("facility_days").rows[0].labels == ("2030-04-10", "Museum of Modern Art")
+    assert report.table("age_bands").header == ["Age band", "Uses", "People"]
+
+
 # --- small cells hidden -------------------------------------------------------------------
 
 
@@ -258,7 +278,8 @@ def test_k_is_configurable_and_at_least_two(app: Flask, seeded: Seeded) -> None:
         ("30〜39歳",): (3, 3),
         ("50〜59歳",): (3, 3),
     }
-    assert report_of(app, seeded, k=7).summary.persons is None  # 6 people in all
+    few = report_of(app, seeded, k=7).summary  # 6 people in all: the headline is hidden too
+    assert (few.uses, few.persons, few.granted) == (None, None, None)
     with pytest.raises(ValueError, match="k must be at least 2"):
         report_of(app, seeded, k=1)
 
