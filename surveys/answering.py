@@ -503,8 +503,28 @@ def _count_quotas(session: Session, survey: Survey, answers: Mapping[str, Any]) 
     return counted
 
 
+#: Whether a survey has quotas, by survey id and the time its row last changed.
+_has_quotas: OrderedDict[tuple[int, datetime], bool] = OrderedDict()
+
+
+def has_quotas(session: Session, survey: Survey) -> bool:
+    """Whether the survey has quotas (known per process until its row changes: saving the
+    settings touches it)."""
+    key = (survey.id, survey.updated_at)
+    if key not in _has_quotas:
+        _has_quotas[key] = bool(
+            session.scalar(select(exists().where(SurveyQuota.survey_id == survey.id)))
+        )
+        while len(_has_quotas) > _FORMS_KEPT:
+            _has_quotas.popitem(last=False)
+    return _has_quotas[key]
+
+
 def full_quota(session: Session, survey_id: int, answers: Mapping[str, Any]) -> QuotaAction | None:
     """What a full quota the answers so far fall into does (stop first), or None."""
+    survey = survey_of(session, survey_id)
+    if survey is None or not has_quotas(session, survey):
+        return None
     quotas = session.scalars(
         select(SurveyQuota).where(
             SurveyQuota.survey_id == survey_id, SurveyQuota.filled >= SurveyQuota.limit

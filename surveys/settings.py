@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.attributes import MAX_SEGMENT_VALUES, check_attribute_name, check_attribute_value
+from models.base import utcnow
 from models.surveys import NAME_LENGTH, QuotaAction, Survey, SurveyQuota, SurveyStatus
 from surveys.definition import NAME, Definition, DefinitionError, Problem, check, check_condition
 from surveys.definition import definition_of as _definition_of
@@ -199,4 +200,7 @@ def update_settings(session: Session, survey: Survey, settings: Settings) -> Non
         row.action = quota.action
         kept.append(row)
     survey.quotas = kept
+    # Quotas are rows of their own: touch the survey too, so what is read from it
+    # (``surveys.answering.has_quotas``) is read again.
+    survey.updated_at = utcnow()
     session.flush()

@@ -120,6 +120,9 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "surveys_results.photo": ("GET", "/admin/surveys/{survey}/photos/none", P.RESULTS),
     # Last: it deletes the matrix's draft survey.
     "surveys_builder.delete_page": ("POST", "/admin/surveys/{survey}/delete", P.SURVEYS_EDIT),
+    "surveys_rehearsal.show": ("GET", "/admin/surveys/rehearsal", P.SURVEYS_EDIT),
+    "surveys_rehearsal.make_code": ("POST", "/admin/surveys/rehearsal/code", P.SURVEYS_EDIT),
+    "surveys_rehearsal.unlink": ("POST", "/admin/surveys/rehearsal/unlink", P.SURVEYS_EDIT),
 }
 #: Endpoints whose answer to the matrix's bare request, when allowed, is not a page: the
 #: question order (a JSON call) refuses an order without the version's revision; a photo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import Flask
@@ -13,9 +14,10 @@ from bot.db import Database
 from models import Dialog, DialogStatus
 from models import Resident as ResidentRow
 from models.base import utcnow
-from models.surveys import QuotaAction, SurveyParticipant, SurveyPhoto, SurveyQuota
+from models.surveys import QuotaAction, Survey, SurveyParticipant, SurveyPhoto, SurveyQuota
 from surveys.answering import participant_key
 from surveys.definition import Definition, Question
+from surveys.settings import Quota, settings_of, update_settings
 from tests.support import Resident
 from tests.surveys.answering_support import (
     answers,
@@ -300,3 +302,20 @@ def test_residents_see_their_language_else_the_default(
     tap(english, "Send")
     assert english.texts()[-1] == "Thank you for answering."
     assert submissions(db)[0].language == "en"
+
+
+def test_a_quota_added_while_residents_answer_applies_at_once(
+    app: Flask, db: Database, resident: Resident
+) -> None:
+    survey_id = publish_survey(db)
+    resident.follow()
+    start(resident, survey_id)
+    tap(resident, "はい")  # no quotas yet: known as such
+    with db.unit_of_work() as session:
+        survey = session.get(Survey, survey_id)
+        assert survey is not None
+        quota = Quota("cats", "${kind} = 'cat'", 1, QuotaAction.STOP)
+        update_settings(session, survey, replace(settings_of(survey), quotas=(quota,)))
+        session.execute(update(SurveyQuota).values(filled=1))
+    tap(resident, "猫")
+    assert "上限に達したため" in resident.texts()[-1]
