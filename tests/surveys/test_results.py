@@ -78,71 +78,78 @@ def make_survey(db: Database, *, anonymous: bool = False, published: bool = True
         return survey.id
 
 
+def write_submission(
+    db: Database,
+    survey_id: int,
+    answers: Mapping[str, Any],
+    *,
+    test: bool = False,
+    day: date | None = None,
+    resident_id: int | None = None,
+    duration: int | None = 60,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Write a submission and its answers as the answering flow would (through the kinds)."""
+    with db.unit_of_work() as session:
+        survey = session.get(Survey, survey_id)
+        assert survey is not None
+        chosen = survey.current_version or survey.versions[-1]
+        if version is not None:
+            chosen = next(v for v in survey.versions if v.number == version)
+        submitted = day or date(2026, 11, 1)
+        submission = SurveySubmission(
+            survey_id=survey.id,
+            version_id=chosen.id,
+            anonymous=survey.anonymous,
+            test=test,
+            submitted_on=submitted,
+            submitted_at=None if survey.anonymous else (at or utcnow()),
+            duration_seconds=duration,
+            resident_id=None if survey.anonymous else resident_id,
+            language="ja",
+        )
+        session.add(submission)
+        session.flush()
+        by_name = {q.name: q for q in chosen.questions}
+        for name, value in answers.items():
+            question = by_name[name]
+            if name == "picture":
+                photo = SurveyPhoto(
+                    survey_id=survey.id,
+                    submission_id=submission.id,
+                    content_type="image/png",
+                    byte_size=len(PNG),
+                    data=PNG,
+                    received_on=submitted,
+                )
+                session.add(photo)
+                session.flush()
+                value = {"photo": photo.id}
+            rows: list[AnswerRow] = kind_of(question).rows(value)
+            for ordinal, row in enumerate(rows):
+                session.add(
+                    SurveyAnswer(
+                        submission_id=submission.id,
+                        question_id=question.id,
+                        ordinal=ordinal,
+                        option=row.option,
+                        number=row.number,
+                        text=row.text,
+                        extra=row.extra,
+                    )
+                )
+        return submission.id
+
+
 @pytest.fixture
 def submit(db: Database) -> Submit:
-    """Write a submission and its answers as the answering flow would (through the kinds)."""
+    """``write_submission`` on the test database, on one of three days in turn."""
     days = itertools.count()
 
-    def write(
-        survey_id: int,
-        answers: Mapping[str, Any],
-        *,
-        test: bool = False,
-        day: date | None = None,
-        resident_id: int | None = None,
-        duration: int | None = 60,
-        version: int | None = None,
-        at: datetime | None = None,
-    ) -> str:
-        with db.unit_of_work() as session:
-            survey = session.get(Survey, survey_id)
-            assert survey is not None
-            chosen = survey.current_version or survey.versions[-1]
-            if version is not None:
-                chosen = next(v for v in survey.versions if v.number == version)
-            submitted = day or date(2026, 11, 1) + timedelta(days=next(days) % 3)
-            submission = SurveySubmission(
-                survey_id=survey.id,
-                version_id=chosen.id,
-                anonymous=survey.anonymous,
-                test=test,
-                submitted_on=submitted,
-                submitted_at=None if survey.anonymous else (at or utcnow()),
-                duration_seconds=duration,
-                resident_id=None if survey.anonymous else resident_id,
-                language="ja",
-            )
-            session.add(submission)
-            session.flush()
-            by_name = {q.name: q for q in chosen.questions}
-            for name, value in answers.items():
-                question = by_name[name]
-                if name == "picture":
-                    photo = SurveyPhoto(
-                        survey_id=survey.id,
-                        submission_id=submission.id,
-                        content_type="image/png",
-                        byte_size=len(PNG),
-                        data=PNG,
-                        received_on=submitted,
-                    )
-                    session.add(photo)
-                    session.flush()
-                    value = {"photo": photo.id}
-                rows: list[AnswerRow] = kind_of(question).rows(value)
-                for ordinal, row in enumerate(rows):
-                    session.add(
-                        SurveyAnswer(
-                            submission_id=submission.id,
-                            question_id=question.id,
-                            ordinal=ordinal,
-                            option=row.option,
-                            number=row.number,
-                            text=row.text,
-                            extra=row.extra,
-                        )
-                    )
-            return submission.id
+    def write(survey_id: int, answers: Mapping[str, Any], **options: Any) -> str:
+        options.setdefault("day", date(2026, 11, 1) + timedelta(days=next(days) % 3))
+        return write_submission(db, survey_id, answers, **options)
 
     return write
 
