@@ -30,6 +30,7 @@ from surveys.results import (
     ResultsError,
     compute_results,
     crosstab,
+    crosstab_attributes,
     list_answers,
 )
 from surveys.services import create_survey, draft_version, publish
@@ -446,7 +447,7 @@ def test_crosstab_by_question_and_by_attribute(
 ) -> None:
     survey_id = make_survey(db)
     north = resident_row(attributes={"municipality": "10201"})
-    south = resident_row(attributes={"municipality": "10202"})
+    south = resident_row(attributes={"municipality": "10202", "age_band": "30-39"})
     nobody = resident_row()
     submit(survey_id, {"area": "10201", "pets": ["dog", "cat"]}, resident_id=north.id)
     submit(survey_id, {"area": "10201", "pets": ["dog"]}, resident_id=north.id)
@@ -457,6 +458,7 @@ def test_crosstab_by_question_and_by_attribute(
         survey = session.get(Survey, survey_id)
         assert survey is not None
         version = survey.versions[0]
+        assert crosstab_attributes(session, version) == ["age_band", "municipality"]
         table = crosstab(session, survey, version, rows="q:area", columns="pets", language="ja")
         grid = {code: [c.count for c in cells] for code, _l, cells, _t in table.rows}
         assert [label for _c, label in table.columns] == ["犬", "猫", "魚"]
@@ -494,6 +496,7 @@ def test_crosstab_of_an_anonymous_survey_hides_small_cells(db: Database, submit:
         assert [c.hidden for c in cells["10201"]] == [False, False]
         assert [c.hidden for c in cells["10202"]] == [False, True]
         assert cells["10202"][1].percent is None
+        assert crosstab_attributes(session, version) == []
         with pytest.raises(ResultsError, match="anonymous"):
             crosstab(session, survey, version, rows="a:municipality", columns="ok", language="ja")
 
