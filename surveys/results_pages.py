@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from PIL import Image, UnidentifiedImageError
@@ -105,6 +105,7 @@ def _common(survey: Survey, version: SurveyVersion) -> dict[str, Any]:
 
 
 def label_text(texts: dict[str, str], survey: Survey) -> str:
+    """A survey text in the console's language, else the survey's default, else any."""
     locale = get_locale()
     language = str(locale.language) if locale else survey.default_language
     return (
@@ -355,8 +356,3 @@ def _thumbnail(data: bytes, content_type: str) -> bytes:
             return out.getvalue()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return data
-
-
-def results_url(survey: Survey) -> str:
-    """The results page of a survey (for links from other pages)."""
-    return url_for("surveys_results.results", survey_id=survey.id)

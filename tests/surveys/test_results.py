@@ -30,6 +30,7 @@ from surveys.results import (
     ResultsError,
     compute_results,
     crosstab,
+    crosstab_attributes,
     list_answers,
 )
 from surveys.services import create_survey, draft_version, publish
@@ -78,71 +79,78 @@ def make_survey(db: Database, *, anonymous: bool = False, published: bool = True
         return survey.id
 
 
+def write_submission(
+    db: Database,
+    survey_id: int,
+    answers: Mapping[str, Any],
+    *,
+    test: bool = False,
+    day: date | None = None,
+    resident_id: int | None = None,
+    duration: int | None = 60,
+    version: int | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Write a submission and its answers as the answering flow would (through the kinds)."""
+    with db.unit_of_work() as session:
+        survey = session.get(Survey, survey_id)
+        assert survey is not None
+        chosen = survey.current_version or survey.versions[-1]
+        if version is not None:
+            chosen = next(v for v in survey.versions if v.number == version)
+        submitted = day or date(2026, 11, 1)
+        submission = SurveySubmission(
+            survey_id=survey.id,
+            version_id=chosen.id,
+            anonymous=survey.anonymous,
+            test=test,
+            submitted_on=submitted,
+            submitted_at=None if survey.anonymous else (at or utcnow()),
+            duration_seconds=duration,
+            resident_id=None if survey.anonymous else resident_id,
+            language="ja",
+        )
+        session.add(submission)
+        session.flush()
+        by_name = {q.name: q for q in chosen.questions}
+        for name, value in answers.items():
+            question = by_name[name]
+            if name == "picture":
+                photo = SurveyPhoto(
+                    survey_id=survey.id,
+                    submission_id=submission.id,
+                    content_type="image/png",
+                    byte_size=len(PNG),
+                    data=PNG,
+                    received_on=submitted,
+                )
+                session.add(photo)
+                session.flush()
+                value = {"photo": photo.id}
+            rows: list[AnswerRow] = kind_of(question).rows(value)
+            for ordinal, row in enumerate(rows):
+                session.add(
+                    SurveyAnswer(
+                        submission_id=submission.id,
+                        question_id=question.id,
+                        ordinal=ordinal,
+                        option=row.option,
+                        number=row.number,
+                        text=row.text,
+                        extra=row.extra,
+                    )
+                )
+        return submission.id
+
+
 @pytest.fixture
 def submit(db: Database) -> Submit:
-    """Write a submission and its answers as the answering flow would (through the kinds)."""
+    """``write_submission`` on the test database, on one of three days in turn."""
     days = itertools.count()
 
-    def write(
-        survey_id: int,
-        answers: Mapping[str, Any],
-        *,
-        test: bool = False,
-        day: date | None = None,
-        resident_id: int | None = None,
-        duration: int | None = 60,
-        version: int | None = None,
-        at: datetime | None = None,
-    ) -> str:
-        with db.unit_of_work() as session:
-            survey = session.get(Survey, survey_id)
-            assert survey is not None
-            chosen = survey.current_version or survey.versions[-1]
-            if version is not None:
-                chosen = next(v for v in survey.versions if v.number == version)
-            submitted = day or date(2026, 11, 1) + timedelta(days=next(days) % 3)
-            submission = SurveySubmission(
-                survey_id=survey.id,
-                version_id=chosen.id,
-                anonymous=survey.anonymous,
-                test=test,
-                submitted_on=submitted,
-                submitted_at=None if survey.anonymous else (at or utcnow()),
-                duration_seconds=duration,
-                resident_id=None if survey.anonymous else resident_id,
-                language="ja",
-            )
-            session.add(submission)
-            session.flush()
-            by_name = {q.name: q for q in chosen.questions}
-            for name, value in answers.items():
-                question = by_name[name]
-                if name == "picture":
-                    photo = SurveyPhoto(
-                        survey_id=survey.id,
-                        submission_id=submission.id,
-                        content_type="image/png",
-                        byte_size=len(PNG),
-                        data=PNG,
-                        received_on=submitted,
-                    )
-                    session.add(photo)
-                    session.flush()
-                    value = {"photo": photo.id}
-                rows: list[AnswerRow] = kind_of(question).rows(value)
-                for ordinal, row in enumerate(rows):
-                    session.add(
-                        SurveyAnswer(
-                            submission_id=submission.id,
-                            question_id=question.id,
-                            ordinal=ordinal,
-                            option=row.option,
-                            number=row.number,
-                            text=row.text,
-                            extra=row.extra,
-                        )
-                    )
-            return submission.id
+    def write(survey_id: int, answers: Mapping[str, Any], **options: Any) -> str:
+        options.setdefault("day", date(2026, 11, 1) + timedelta(days=next(days) % 3))
+        return write_submission(db, survey_id, answers, **options)
 
     return write
 
@@ -439,7 +447,7 @@ def test_crosstab_by_question_and_by_attribute(
 ) -> None:
     survey_id = make_survey(db)
     north = resident_row(attributes={"municipality": "10201"})
-    south = resident_row(attributes={"municipality": "10202"})
+    south = resident_row(attributes={"municipality": "10202", "age_band": "30-39"})
     nobody = resident_row()
     submit(survey_id, {"area": "10201", "pets": ["dog", "cat"]}, resident_id=north.id)
     submit(survey_id, {"area": "10201", "pets": ["dog"]}, resident_id=north.id)
@@ -450,6 +458,7 @@ def test_crosstab_by_question_and_by_attribute(
         survey = session.get(Survey, survey_id)
         assert survey is not None
         version = survey.versions[0]
+        assert crosstab_attributes(session, version) == ["age_band", "municipality"]
         table = crosstab(session, survey, version, rows="q:area", columns="pets", language="ja")
         grid = {code: [c.count for c in cells] for code, _l, cells, _t in table.rows}
         assert [label for _c, label in table.columns] == ["犬", "猫", "魚"]
@@ -487,6 +496,7 @@ def test_crosstab_of_an_anonymous_survey_hides_small_cells(db: Database, submit:
         assert [c.hidden for c in cells["10201"]] == [False, False]
         assert [c.hidden for c in cells["10202"]] == [False, True]
         assert cells["10202"][1].percent is None
+        assert crosstab_attributes(session, version) == []
         with pytest.raises(ResultsError, match="anonymous"):
             crosstab(session, survey, version, rows="a:municipality", columns="ok", language="ja")
 
