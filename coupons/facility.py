@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, redirect, render_template, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
@@ -38,7 +38,7 @@ from wtforms.validators import DataRequired, Length
 from bot.console import console_blueprint
 from bot.console.audit import record
 from bot.console.forms import ConsoleForm
-from bot.console.roles import Permission, require_facility, requires
+from bot.console.roles import Permission, refuse, require_facility, requires
 from bot.i18n import DEFAULT_LANGUAGE, resident_locale
 from bot.messages import Message
 from bot.work import request_session, request_work
@@ -166,8 +166,8 @@ def _facility(facility_id: int) -> Facility:
     require_facility(facility_id)
     facility = request_session().get(Facility, facility_id)
     if facility is None or not facility.active:
-        require_facility(-1)  # refuses like any facility the person is not linked to
-        raise AssertionError("unreachable")
+        # A closed facility is refused like one the person does not work at.
+        refuse("facility", facility_id, endpoint=request.endpoint or "")
     return facility
 
 

@@ -12,11 +12,13 @@ A use, in one transaction (:func:`redeem_coupon`):
    request finds the use it made and counts once;
 3. the rules, in the order a clerk needs them (:func:`_refusal`); a refusal changes nothing
    but the attempt's log row;
-4. ``uses_left = uses_left - 1 WHERE uses_left > 0 AND revoked_at IS NULL``, then the
-   campaign's ``uses_redeemed = uses_redeemed + 1 WHERE uses_redeemed < budget_uses`` (last:
-   the campaign's row is everyone's, so it is held for the shortest time), then the
+4. with a budget, the campaign's ``uses_redeemed = uses_redeemed + 1 WHERE uses_redeemed <
+   budget_uses`` (a spent budget refuses here, before anything is written); then
+   ``uses_left = uses_left - 1 WHERE uses_left > 0 AND revoked_at IS NULL``; then the
    :class:`~models.coupons.Redemption` row, whose ``(entitlement, code_step)`` is unique: a
-   code shown once is used once, so two staff scanning the same screen at once make one use.
+   code shown once is used once, so two staff scanning the same screen at once make one use;
+   without a budget the campaign's count comes last, just before the commit, because its row
+   is every clerk's and stays locked until the commit.
 
 Every attempt, refused or not, is a :class:`~models.coupons.RedemptionAttempt` row.
 """
@@ -480,8 +482,13 @@ def redeem_coupon(
         return Redeemed(earlier, entitlement, replayed=True)
 
     refused = _refusal(session, facts, facility_id=facility_id, now=now)
-    if refused is None:
-        refused = _use(session, entitlement, campaign)
+    budgeted = campaign.budget_uses is not None
+    if refused is None and budgeted and not _count_use(session, campaign):
+        refused = Refused(RefusalReason.BUDGET_SPENT, entitlement.id)
+    if refused is None and not _take_use(session, entitlement):
+        if budgeted:
+            _count_use(session, campaign, by=-1)
+        refused = Refused(RefusalReason.OVER_CAP, entitlement.id)
     if refused is not None:
         record_refusal(
             session, refused, facility_id=facility_id, staff_id=staff_id, via=scan.via, now=now
@@ -500,6 +507,11 @@ def redeem_coupon(
     session.add(redemption)
     session.flush()
     log(RedemptionOutcome.REDEEMED, entitlement_id=entitlement.id, redemption_id=redemption.id)
+    if not budgeted:
+        # Last, just before the commit: the campaign's row is every clerk's, and it stays
+        # locked from this update to the commit. (Without a budget it cannot refuse.)
+        session.flush()
+        _count_use(session, campaign)
     logger.info(
         "coupon redeemed",
         extra={"redemption": redemption.id, "facility": facility_id, "via": scan.via.value},
@@ -507,9 +519,11 @@ def redeem_coupon(
     return Redeemed(redemption, entitlement, replayed=False)
 
 
-def _use(session: Session, entitlement: Entitlement, campaign: Campaign) -> Refused | None:
-    """Take one use from the entitlement, then from the campaign's budget (conditional
-    updates: a bound that is reached changes nothing); why not, or ``None``."""
+def _take_use(session: Session, entitlement: Entitlement) -> bool:
+    """Take one of the entitlement's uses (a conditional update: none left, nothing taken).
+
+    :return: False when none was left or the coupon is revoked.
+    """
     left = session.execute(
         update(Entitlement)
         .where(
@@ -522,26 +536,28 @@ def _use(session: Session, entitlement: Entitlement, campaign: Campaign) -> Refu
         .execution_options(synchronize_session=False)
     ).scalar()
     if left is None:
-        return Refused(RefusalReason.OVER_CAP, entitlement.id)
-    counted = session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign.id,
-            Campaign.budget_uses.is_(None) | (Campaign.uses_redeemed < Campaign.budget_uses),
-        )
-        .values(uses_redeemed=Campaign.uses_redeemed + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not counted.rowcount:  # type: ignore[attr-defined]
-        session.execute(
-            update(Entitlement)
-            .where(Entitlement.id == entitlement.id)
-            .values(uses_left=Entitlement.uses_left + 1)
-            .execution_options(synchronize_session=False)
-        )
-        return Refused(RefusalReason.BUDGET_SPENT, entitlement.id)
+        return False
     set_committed_value(entitlement, "uses_left", left)
-    return None
+    return True
+
+
+def _count_use(session: Session, campaign: Campaign, *, by: int = 1) -> bool:
+    """Count a use in the campaign's total (a conditional update: a budget that is reached
+    counts nothing); ``by=-1`` gives one back.
+
+    :return: False when the budget was reached.
+    """
+    query = update(Campaign).where(Campaign.id == campaign.id)
+    if by > 0:
+        query = query.where(
+            Campaign.budget_uses.is_(None) | (Campaign.uses_redeemed < Campaign.budget_uses)
+        )
+    counted = session.execute(
+        query.values(uses_redeemed=Campaign.uses_redeemed + by).execution_options(
+            synchronize_session=False
+        )
+    )
+    return bool(counted.rowcount)  # type: ignore[attr-defined]
 
 
 # Undoing -------------------------------------------------------------------------------------

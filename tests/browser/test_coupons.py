@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,10 +29,12 @@ from bot import create_app
 from bot.console.facilities import link_facilities
 from bot.console.users import create_staff
 from bot.residents import lock_resident, record_follow
+from bot.residentweb import pages
 from bot.residentweb.links import signed_url
 from bot.residentweb.views import sign_in_url
 from coupons.campaigns import TOKYO, read_campaign_file
 from coupons.services import import_campaign, issue_verification
+from coupons.tokens import STEP_SECONDS
 from coupons.verification import load_private_key, public_jwks
 from models import Facility, Role
 from models.base import utcnow
@@ -244,6 +247,7 @@ def phone(browser: Browser, errors: list[str], name: str) -> Iterator[Page]:
 
 def _decode_qr(page: Page) -> str:
     """Read the page's QR image with the scanner the facility page uses (jsQR, vendored)."""
+    page.wait_for_function("() => document.getElementById('coupon-qr').complete")
     page.evaluate(JSQR.read_text(encoding="utf-8"))
     text: str = page.evaluate(
         """() => {
@@ -260,9 +264,15 @@ def _decode_qr(page: Page) -> str:
     return text
 
 
-def test_a_resident_shows_the_code_and_a_clerk_redeems_it(
-    browser: Browser, live: _CouponsLive, platform: RunningPlatform
-) -> None:
+@dataclass(frozen=True)
+class _Holder:
+    resident_id: int
+    entitlement_id: int
+    line_user_id: str
+
+
+def _holder_and_clerk(live: _CouponsLive, platform: RunningPlatform) -> _Holder:
+    """The pilot's campaign, a resident holding its coupon, and a clerk at the museum."""
     app = live.app
     today = utcnow().astimezone(TOKYO).date()
     text = CAMPAIGN.format(
@@ -296,6 +306,15 @@ def test_a_resident_shows_the_code_and_a_clerk_redeems_it(
         link_facilities(clerk, [museum])
         session.flush()
         resident_id, entitlement_id = resident.id, entitlement.id
+    return _Holder(resident_id, entitlement_id, user.user_id)
+
+
+def test_a_resident_shows_the_code_and_a_clerk_redeems_it(
+    browser: Browser, live: _CouponsLive, platform: RunningPlatform
+) -> None:
+    app = live.app
+    holder = _holder_and_clerk(live, platform)
+    resident_id, entitlement_id = holder.resident_id, holder.entitlement_id
     with app.app_context():
         show = sign_in_url(resident_id, "coupons_resident.show", entitlement_id=entitlement_id)
 
@@ -346,6 +365,36 @@ def test_a_resident_shows_the_code_and_a_clerk_redeems_it(
         # The resident's page shows the uses left; LINE told them.
         mine.reload()
         expect(mine.get_by_text("残り 2回（3回中）")).to_be_visible()
-        told = [m["text"] for d in platform.state.deliveries(user.user_id) for m in d.messages]
+        deliveries = platform.state.deliveries(holder.line_user_id)
+        told = [m["text"] for d in deliveries for m in d.messages]
         assert any("県立近代美術館" in t and "残り 2回" in t for t in told)
+    assert errors == []
+
+
+def test_the_code_page_changes_by_itself(
+    browser: Browser,
+    live: _CouponsLive,
+    platform: RunningPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    holder = _holder_and_clerk(live, platform)
+    # The pages' clock, 1.5 seconds before the end of a step: the page's script asks for the
+    # next code a second after loading, and by then the clock is in the next step.
+    moment = {"now": float((int(time.time()) // STEP_SECONDS + 1) * STEP_SECONDS) - 1.5}
+    monkeypatch.setattr(pages(live.app), "clock", lambda: moment["now"])
+    with live.app.app_context():
+        show = sign_in_url(
+            holder.resident_id, "coupons_resident.show", entitlement_id=holder.entitlement_id
+        )
+    errors: list[str] = []
+    with phone(browser, errors, "resident") as mine:
+        mine.goto(show)
+        digits = mine.locator("#coupon-digits")
+        first = digits.text_content() or ""
+        first_image = mine.locator("#coupon-qr").get_attribute("src")
+        moment["now"] += 2.0
+        expect(digits).not_to_have_text(first)
+        assert mine.locator("#coupon-qr").get_attribute("src") != first_image
+        assert _decode_qr(mine).split(".")[2] == str(int(moment["now"]) // STEP_SECONDS)
+        assert_accessible(mine)
     assert errors == []

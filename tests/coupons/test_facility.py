@@ -224,6 +224,17 @@ def test_staff_act_only_at_their_own_facility(
     assert {(e.object_type, e.object_id) for e in forbidden} == {("facility", str(museum))}
 
 
+def test_a_closed_facility_is_refused(
+    app: Flask, clerk_at: Callable[..., Clerk], visitor: Coupon
+) -> None:
+    clerk = clerk_at("museum")
+    museum = facility_id(app, "museum")
+    with app.extensions["db"].unit_of_work() as session:
+        session.get_one(Facility, museum).active = False
+    assert clerk.client.get(f"/admin/redeem/{museum}").status_code == 403
+    assert clerk.client.get("/admin/redeem/").status_code == 200  # no facility to choose
+
+
 def test_a_facility_outside_the_campaign_is_refused(
     app: Flask, clerk_at: Callable[..., Clerk], visitor: Coupon
 ) -> None:

@@ -16,6 +16,8 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from bot.console.users import create_staff
+from bot.features import seam
+from bot.jobs import run_job
 from coupons import redemption
 from coupons.redemption import Redeemed, Refused, Scan, Shown, Undone, UndoRefusal
 from coupons.tokens import STEP_SECONDS, app_key, qr_token, six_digits, step_of
@@ -226,11 +228,13 @@ def test_a_code_two_coupons_show_is_refused_as_ambiguous(
     assert reason(scan(app, "123456")) == RefusalReason.AMBIGUOUS_CODE
 
 
-def test_old_codes_are_purged(app: Flask, coupon: Coupon) -> None:
-    show(app, coupon, NOW - timedelta(hours=2))
-    show(app, coupon)
-    with app.extensions["db"].unit_of_work() as session:
-        assert redemption.purge_codes(session, NOW) == 1
+def test_old_codes_are_purged_by_the_clock(app: Flask, coupon: Coupon) -> None:
+    show(app, coupon, utcnow() - timedelta(hours=2))
+    show(app, coupon, utcnow())
+    [job] = [j for j in seam(app).jobs if j.id == "coupons.purge-codes"]
+    assert job.every == timedelta(minutes=10)
+    assert run_job(app, job) == 1
+    with app.extensions["db"].sessions() as session:
         assert session.scalar(select(func.count()).select_from(CouponCode)) == 1
 
 
