@@ -199,7 +199,7 @@ def test_an_admin_makes_a_campaign_in_a_real_browser(
             roles={Role.ADMIN},
         )
     sign_in(page, live.url, "admin@pref.example.jp")
-    page.get_by_role("link", name="クーポン").click()
+    page.get_by_role("link", name="クーポン", exact=True).click()
     expect(page.get_by_role("heading", name="クーポンのキャンペーン")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="新しいキャンペーン").click()
