@@ -111,6 +111,13 @@ SETTINGS = (
         "Port of the local OpenID provider `make run` starts when no issuer is set.",
     ),
     Setting(
+        "COUPONS_CODE_CHECKS_PER_MINUTE",
+        30,
+        int,
+        "Codes one facility clerk may check per minute (scanned or typed); then 429.",
+        lambda checks: None if 1 <= checks <= 600 else "must be 1 to 600",
+    ),
+    Setting(
         "COUPONS_REPORT_K",
         DEFAULT_K,
         int,
@@ -131,6 +138,9 @@ class CouponsSettings:
     attempts_per_hour: int
     #: Reports hide figures counting fewer people than this.
     report_k: int = DEFAULT_K
+    #: Codes one clerk may check per minute: a desk sees a visitor a minute at its busiest,
+    #: while guessing one of the 6-digit codes on show takes hundreds of thousands of tries.
+    checks_per_minute: int = 30
     #: The client's key (its public half is registered with the provider).
     client_key: PrivateKey | None = None
     client_id: str | None = None
@@ -164,6 +174,7 @@ def read_settings(app: Flask) -> CouponsSettings:
         "link_lifetime": timedelta(minutes=values["COUPONS_VERIFY_LINK_MINUTES"]),
         "attempts_per_hour": values["COUPONS_VERIFY_ATTEMPTS_PER_HOUR"],
         "report_k": values["COUPONS_REPORT_K"],
+        "checks_per_minute": values["COUPONS_CODE_CHECKS_PER_MINUTE"],
     }
     if issuer is None and development:
         return _local_provider(app, values, common)

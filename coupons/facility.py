@@ -31,6 +31,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from limits import RateLimitItemPerMinute
 from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -39,11 +40,13 @@ from bot.console import console_blueprint
 from bot.console.audit import record
 from bot.console.forms import ConsoleForm
 from bot.console.roles import Permission, refuse, require_facility, requires
+from bot.console.throttle import throttle
 from bot.i18n import DEFAULT_LANGUAGE, resident_locale
 from bot.messages import Message
 from bot.work import request_session, request_work
 from coupons import messages, redemption
 from coupons.campaigns import TOKYO
+from coupons.config import coupons_settings
 from coupons.pages import coupon_texts
 from coupons.redemption import Refused, Scan, UndoRefusal
 from coupons.tokens import MAX_SCANNED, app_key
@@ -284,6 +287,13 @@ def scan(facility_id: int) -> ResponseReturnValue:
     return response
 
 
+def _may_check() -> bool:
+    """Count one code check against the signed-in clerk (``COUPONS_CODE_CHECKS_PER_MINUTE``):
+    a stolen or shared phone cannot be used to try codes until one matches."""
+    limit = RateLimitItemPerMinute(coupons_settings().checks_per_minute)
+    return throttle().hit(limit, "coupon-checks", str(current_user.id))
+
+
 @bp.post("/<int:facility_id>/check")
 @requires(Permission.COUPONS_REDEEM)
 def check(facility_id: int) -> ResponseReturnValue:
@@ -293,6 +303,18 @@ def check(facility_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("coupons/facility_scan.html", facility=facility, form=form), 400
     session = request_session()
+    if not _may_check():
+        record(session, "coupons.checks_throttled", object_type="facility", object_id=facility.id)
+        body = render_template(
+            "console/error.html",
+            code=429,
+            title=_("Too many attempts"),
+            message=_(
+                "Too many codes were checked from this account in the last minute. Wait a "
+                "minute, then scan or type the code again."
+            ),
+        )
+        return body, 429
     now = utcnow()
     text = form.code.data or ""
     scanned = redemption.read_scan(session, text, key=app_key(), now=now)

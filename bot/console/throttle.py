@@ -82,6 +82,11 @@ class Throttle:
         """Counter 2 for ``address`` (default: the current request's client)."""
         return AddressGuard(self.limiter.limiter, self.checks, address or client_address())
 
+    def hit(self, item: RateLimitItem, *key: str) -> bool:
+        """Count one more of something a feature limits (``item`` per ``key``) in the same
+        storage as the sign-in counts; ``False`` when none is left."""
+        return self.limiter.limiter.hit(item, *key)
+
     def reset(self) -> None:
         """Forget every count (tests)."""
         self.limiter.reset()

@@ -307,3 +307,43 @@ def test_facility_staff_start_at_the_coupon_desk(
     page = client.get("/admin/redeem/").get_data(as_text=True)
     assert 'class="brand" href="/admin/redeem/"' in page
     assert "管理者に登録を依頼してください" in page  # linked to no facility yet
+
+
+def test_a_clerk_checking_too_many_codes_is_stopped_even_in_parallel(
+    app: Flask, clerk_at: Callable[..., Clerk], visitor: Coupon
+) -> None:
+    """Guessing codes from a stolen or shared phone: 30 checks a minute per clerk
+    (COUPONS_CODE_CHECKS_PER_MINUTE), however many requests are sent at once; then even the
+    right code is refused, audited, and nothing is used. Other clerks are not affected."""
+    clerk, colleague = clerk_at("museum"), clerk_at("museum")
+    museum = facility_id(app, "museum")
+    phones = [_same_session(app, clerk.client) for _ in range(8)]
+    guesses = [f"{n:06d}" for n in range(40)]  # 40 wrong codes, 8 at a time
+
+    def guess(phone: FlaskClient, code: str) -> int:
+        return Clerk(clerk.staff, phone).check(museum, code)[0]
+
+    statuses = []
+    for start in range(0, len(guesses), len(phones)):
+        batch = zip(phones, guesses[start : start + len(phones)], strict=False)
+        statuses += at_once([lambda p=p, c=c: guess(p, c) for p, c in batch])  # type: ignore[misc]
+    assert sorted(statuses) == [200] * 30 + [429] * 10
+    status, page = clerk.check(museum, current_code(app, visitor))
+    assert status == 429
+    assert "1分" in page or "minute" in page
+    assert uses_left(app, visitor) == 3
+    with app.extensions["db"].sessions() as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+    assert actions.count("coupons.checks_throttled") == 11
+    status, page = colleague.check(museum, current_code(app, visitor))
+    assert status == 200
+    assert colleague.confirm(museum, page)[0] == 200
+    assert uses_left(app, visitor) == 2
+
+
+def _same_session(app: Flask, signed_in: FlaskClient) -> FlaskClient:
+    """Another client holding the same cookies (the same signed-in session)."""
+    client = app.test_client()
+    for cookie in signed_in._cookies.values():  # the test client's cookie jar
+        client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    return client
