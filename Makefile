@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Test processes (pytest-xdist): one per core by default; TEST_PROCESSES=0 runs in one.
+TEST_PROCESSES ?= auto
 STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
 .PHONY: install run test lint bench i18n system-deps clean
@@ -38,7 +40,7 @@ run: install
 	MADOGUCHI_ENV=development $(BIN)/madoguchi serve
 
 test: install system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,13 +14,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import Engine, create_engine, delete, make_url, text
 
 import models
 from bot import FEATURES, create_app
 from bot.attributes import set_attribute
+from bot.console import users
 from bot.db import Database
 from bot.dialog import DialogEngine, Flow
 from bot.migrate import upgrade_database
@@ -31,6 +33,21 @@ from models.base import utcnow
 from simulator.server import RunningPlatform, start_platform
 from simulator.state import PlatformState
 from tests.support import ACCESS_TOKEN, Resident, app_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost, for every test of the session.
+
+    The tests check who may sign in and how often a password is checked, not what a hash
+    costs; production keeps argon2-cffi's defaults (bot/console/users.py), which take about
+    100 ms and 64 MiB per hash and would make the console tests several times slower.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        users._dummy_hash.cache_clear()
+        yield
+    users._dummy_hash.cache_clear()
 
 
 def _postgres_url() -> str:
@@ -48,20 +65,47 @@ def platform() -> Iterator[RunningPlatform]:
     running.shutdown()
 
 
+def _admin_engine(url: str) -> Engine:
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database: SQLite in a temporary folder, or the PostgreSQL of CI."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated database: SQLite in a temporary folder, or the PostgreSQL of CI.
+
+    Under pytest-xdist (``make test`` runs a process per core) each process gets a PostgreSQL
+    database of its own beside the one named, created here and dropped at the end.
+    """
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    url = _postgres_url()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    own = f"{make_url(url).database}_{worker}" if worker else None
+    if own:
+        admin = _admin_engine(url)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{own}"'))
+        admin.dispose()
+        url = make_url(url).set(database=own).render_as_string(hide_password=False)
     else:
-        url = _postgres_url()
         engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     upgrade_database(url)
-    return url
+    yield url
+    if own:
+        admin = _admin_engine(url)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def empty_tables(app: Flask) -> None:
