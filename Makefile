@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Browser libraries come from the npm registry, pinned by the lock file: Chart.js for the
-# console (copied into bot/static/vendor) and axe-core for the accessibility tests (read from
-# node_modules by tests/browser/axe.py).
+# console and jsQR for the facility page's coupon scanner (copied into bot/static/vendor), and
+# axe-core for the accessibility tests (read from node_modules by tests/browser/axe.py).
 NODE_MODULES := frontend/node_modules/.package-lock.json
 $(NODE_MODULES): frontend/package-lock.json
 	npm ci --prefix frontend --no-audit --no-fund --ignore-scripts --loglevel=error
@@ -30,7 +30,12 @@ $(VENDOR): $(NODE_MODULES)
 	mkdir -p $(@D)
 	cp frontend/node_modules/chart.js/dist/chart.umd.js $@
 
-install: $(STAMP) $(VENDOR)
+SCANNER := bot/static/vendor/jsQR.js
+$(SCANNER): $(NODE_MODULES)
+	mkdir -p $(@D)
+	cp frontend/node_modules/jsqr/dist/jsQR.js $@
+
+install: $(STAMP) $(VENDOR) $(SCANNER)
 
 # Debian packages the tests need (a Japanese font for the rich-menu image).
 system-deps:

@@ -21,6 +21,7 @@ from flask import Flask, current_app
 
 from bot.config import ConfigError, Setting, positive
 from bot.features import DevService, Running, seam
+from coupons.reports import DEFAULT_K
 from coupons.verification import (
     CardVerifier,
     OidcVerifier,
@@ -109,6 +110,13 @@ SETTINGS = (
         int,
         "Port of the local OpenID provider `make run` starts when no issuer is set.",
     ),
+    Setting(
+        "COUPONS_REPORT_K",
+        DEFAULT_K,
+        int,
+        "Coupon reports hide every figure that counts fewer people than this (k-anonymity).",
+        lambda k: None if 2 <= k <= 100 else "must be 2 to 100",
+    ),
 )
 
 
@@ -121,6 +129,8 @@ class CouponsSettings:
     person_secret: str
     link_lifetime: timedelta
     attempts_per_hour: int
+    #: Reports hide figures counting fewer people than this.
+    report_k: int = DEFAULT_K
     #: The client's key (its public half is registered with the provider).
     client_key: PrivateKey | None = None
     client_id: str | None = None
@@ -153,6 +163,7 @@ def read_settings(app: Flask) -> CouponsSettings:
     common = {
         "link_lifetime": timedelta(minutes=values["COUPONS_VERIFY_LINK_MINUTES"]),
         "attempts_per_hour": values["COUPONS_VERIFY_ATTEMPTS_PER_HOUR"],
+        "report_k": values["COUPONS_REPORT_K"],
     }
     if issuer is None and development:
         return _local_provider(app, values, common)

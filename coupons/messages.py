@@ -35,7 +35,8 @@ from bot.messages import (
 from bot.postback import PostbackData
 from bot.residentweb.views import sign_in_url
 from coupons.campaigns import TOKYO
-from models.coupons import Campaign, Entitlement, VerificationFailure
+from models import Facility
+from models.coupons import Campaign, Entitlement, Redemption, VerificationFailure
 
 #: How long the 表示 button of a coupon card works (tap クーポン again for a fresh card).
 CARD_LINK_LIFETIME = timedelta(days=1)
@@ -252,3 +253,31 @@ def no_campaign() -> Message:
 def not_available() -> Message:
     """Verification is not set up on this server."""
     return with_main_menu(_("Coupons are not available at the moment."))
+
+
+def coupon_used(facility: Facility, entitlement: Entitlement) -> Message:
+    """After a use at a facility: where, and the uses left."""
+    language = _language()
+    return text(
+        _(
+            "Your coupon was used at %(facility)s. %(uses)s.",
+            facility=facility.name(language),
+            uses=uses_text(entitlement),
+        )
+    )
+
+
+def coupon_use_undone(
+    facility: Facility, redemption: Redemption, entitlement: Entitlement
+) -> Message:
+    """After the facility undid a use: which one, and the uses left."""
+    language = _language()
+    return text(
+        _(
+            "The use of your coupon at %(facility)s at %(time)s was cancelled and given "
+            "back. %(uses)s.",
+            facility=facility.name(language),
+            time=redemption.redeemed_at.astimezone(TOKYO).strftime("%H:%M"),
+            uses=uses_text(entitlement),
+        )
+    )

@@ -18,7 +18,12 @@ The verification, as the resident meets it:
 Every failure ends the attempt with a reason (the funnel counts them), shows a page and,
 when the attempt is known, sends a LINE message saying what to do. Nothing is granted.
 
-``/r/coupons/coupon/<id>`` shows one of the resident's coupons (the cards' 表示 button).
+``/r/coupons/coupon/<id>`` shows one of the resident's coupons (the cards' 表示 button), with
+the QR code and the 6-digit code of the current 30-second step (``coupons.tokens``). The QR
+image is served at a signed link bound to the resident that works for a minute
+(``/r/coupons/qr/<token>``); ``.../code`` gives the page's script the next step's code and
+image, so the page changes by itself; without script, reloading shows the current one.
+Resident pages are never cached (``Cache-Control: no-store``).
 """
 
 from __future__ import annotations
@@ -26,10 +31,19 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, abort, current_app, redirect, render_template, request, session
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 
 from bot.console.forms import ConsoleForm
@@ -38,6 +52,7 @@ from bot.i18n import resident_locale
 from bot.residentweb import (
     CONTENT_SECURITY_POLICY,
     current_resident,
+    pages,
     public,
     resident_blueprint,
     resident_required,
@@ -45,9 +60,10 @@ from bot.residentweb import (
 )
 from bot.residentweb.links import public_url, signed_link, signed_url
 from bot.work import Work, request_session, unit_of_work
-from coupons import messages, services
+from coupons import messages, redemption, services
 from coupons.config import coupons_settings
 from coupons.identity import CardHolderFacts
+from coupons.tokens import app_key, is_current, qr_token
 from coupons.verification import (
     CardVerifier,
     Request,
@@ -57,15 +73,24 @@ from coupons.verification import (
 )
 from models import Resident
 from models.base import utcnow
-from models.coupons import Entitlement, Verification, VerificationFailure, VerificationStatus
+from models.coupons import (
+    CampaignStatus,
+    Entitlement,
+    Verification,
+    VerificationFailure,
+    VerificationStatus,
+)
 
 logger = logging.getLogger(__name__)
 
 bp = resident_blueprint("coupons_resident", __name__, "/r/coupons", template_folder="templates")
 
-#: Link purposes: the one-time verification link, and the result page's link.
+#: Link purposes: the one-time verification link, the result page's link, a QR image.
 VERIFY = "coupon-verify"
 RESULT = "coupon-result"
+QR = "coupon-qr"
+#: How long a QR image's link works (its step and the next are accepted at the facility).
+QR_LINK_LIFETIME = timedelta(seconds=60)
 #: How long the result page's link works.
 RESULT_LINK_LIFETIME = timedelta(minutes=30)
 #: Where the attempt's secrets wait in the resident session while the resident is away.
@@ -73,7 +98,7 @@ FLOW_KEY = "coupons.flow"
 
 
 @bp.context_processor
-def _texts() -> dict[str, Any]:
+def coupon_texts() -> dict[str, Any]:
     """The coupon texts the pages share with the LINE messages."""
     return {
         "coupon_uses": messages.uses_text,
@@ -338,13 +363,107 @@ def result(verification: int) -> ResponseReturnValue:
     abort(410)
 
 
-@bp.get("/coupon/<int:entitlement_id>")
-@resident_required
-def show(entitlement_id: int) -> ResponseReturnValue:
-    """One of the resident's coupons: the benefit, uses left, validity and facilities."""
-    db_session = request_session()
-    entitlement = db_session.get(Entitlement, entitlement_id)
+def qr_svg(text: str) -> bytes:
+    """A QR code of ``text`` as SVG (error correction M: a phone screen held to a phone)."""
+    import qrcode  # imported where used: keeps web workers that never draw one small
+    import qrcode.image.svg
+
+    image = qrcode.make(
+        text,
+        image_factory=qrcode.image.svg.SvgPathFillImage,
+        box_size=10,
+        border=4,
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+    )
+    data: bytes = image.to_string()
+    return data
+
+
+def _now() -> datetime:
+    """The resident shell's time (one clock for links and code steps; tests move it)."""
+    return datetime.fromtimestamp(pages().now(), UTC)
+
+
+def _my_coupon(entitlement_id: int) -> tuple[Entitlement, Resident]:
+    """One of the signed-in resident's coupons (404 for anyone else's)."""
+    entitlement = request_session().get(Entitlement, entitlement_id)
     resident = current_resident()
     if entitlement is None or resident is None or entitlement.holder.resident_id != resident.id:
         abort(404)  # another person's coupon reads as no coupon at all
-    return render_template("coupons/coupon.html", entitlement=entitlement, now=utcnow())
+    return entitlement, resident
+
+
+def _showable(entitlement: Entitlement, now: datetime) -> bool:
+    """True when the coupon can be used now (a code is worth showing)."""
+    campaign = entitlement.campaign
+    return (
+        entitlement.uses_left > 0
+        and entitlement.revoked_at is None
+        and campaign.status == CampaignStatus.PUBLISHED
+        and campaign.starts_at <= now < campaign.ends_at
+    )
+
+
+def _code(entitlement: Entitlement, resident: Resident, now: datetime) -> dict[str, Any] | None:
+    """The current step's 6-digit code, the URL of its QR image and when it changes."""
+    if not _showable(entitlement, now):
+        return None
+    shown = redemption.show_code(request_session(), entitlement, key=app_key(), now=now)
+    image = signed_url(
+        "coupons_resident.qr",
+        purpose=QR,
+        expires_in=QR_LINK_LIFETIME,
+        entitlement=entitlement.id,
+        step=shown.step,
+        resident=resident.id,
+    )
+    return {
+        "code": f"{shown.code[:3]} {shown.code[3:]}",
+        "qr": image,
+        "changes_in": max(1, int(shown.next_at - now.timestamp())),
+    }
+
+
+@bp.get("/coupon/<int:entitlement_id>")
+@resident_required
+def show(entitlement_id: int) -> ResponseReturnValue:
+    """One of the resident's coupons: the code to show at the facility (QR and six digits,
+    changing every 30 seconds), the benefit, uses left, validity and facilities."""
+    entitlement, resident = _my_coupon(entitlement_id)
+    now = _now()
+    return render_template(
+        "coupons/coupon.html",
+        entitlement=entitlement,
+        now=now,
+        code=_code(entitlement, resident, now),
+    )
+
+
+@bp.get("/coupon/<int:entitlement_id>/code")
+@resident_required
+def code(entitlement_id: int) -> ResponseReturnValue:
+    """The page's script asks for the current code (JSON): the code, its QR image, when it
+    changes, and the uses left (they change when the facility confirms)."""
+    entitlement, resident = _my_coupon(entitlement_id)
+    now = _now()
+    current = _code(entitlement, resident, now)
+    return jsonify(
+        {
+            "usable": current is not None,
+            "uses": messages.uses_text(entitlement),
+            **(current or {}),
+        }
+    )
+
+
+@bp.get("/qr/<token>")
+@signed_link(QR)
+def qr(entitlement: int, step: int, resident: int) -> ResponseReturnValue:
+    """The QR code of one coupon in one step (SVG), for the resident the link was made for."""
+    found = request_session().get(Entitlement, entitlement)
+    if found is None or found.holder.resident_id != resident:
+        abort(404)
+    if not is_current(step, _now()):
+        abort(410)
+    subject = redemption.subject_of(found)
+    return Response(qr_svg(qr_token(app_key(), subject, step)), mimetype="image/svg+xml")

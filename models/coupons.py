@@ -266,6 +266,8 @@ class Redemption(Base):
     __tablename__ = "coupon_redemptions"
     __table_args__ = (
         CheckConstraint("length(idempotency_key) BETWEEN 16 AND 64", name="idempotency_key_length"),
+        # A code shown to the facility is used once: two staff scanning it at once make one.
+        UniqueConstraint("entitlement_id", "code_step", name="uq_coupon_redemptions_code"),
         CheckConstraint("undone_at IS NULL OR undone_at >= redeemed_at", name="undone_after"),
         Index("ix_coupon_redemptions_entitlement_day", "entitlement_id", "tokyo_day"),
         Index("ix_coupon_redemptions_facility_day", "facility_id", "tokyo_day"),
@@ -282,6 +284,8 @@ class Redemption(Base):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     #: The scan's key, unique: a retry of the same scan counts once.
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The time step of the code the resident showed (QR or 6 digits): one use per code.
+    code_step: Mapped[int | None]
     redeemed_at: Mapped[datetime]
     #: The Asia/Tokyo date of ``redeemed_at``.
     tokyo_day: Mapped[date]
@@ -292,6 +296,116 @@ class Redemption(Base):
 
     entitlement: Mapped[Entitlement] = relationship()
     facility: Mapped[Facility] = relationship()
+
+
+class CouponCode(Base):
+    """The 6-digit code one entitlement shows during one 30-second time step.
+
+    The code is derived from the server's secret, the entitlement, its person and campaign
+    and the step (``coupons.tokens``); it is stored when the resident's page shows it, so a
+    clerk's typed code is found by an index, and it is unique among the codes of the
+    neighbouring steps: a derived code that is taken is derived again with the next
+    counter (``attempt``), so a typed code always names one entitlement.
+    """
+
+    __tablename__ = "coupon_codes"
+    __table_args__ = (
+        UniqueConstraint("step", "code", name="uq_coupon_codes_step_code"),
+        UniqueConstraint("entitlement_id", "step", name="uq_coupon_codes_entitlement_step"),
+        CheckConstraint("length(code) = 6", name="code_length"),
+        Index("ix_coupon_codes_code", "code"),
+    )
+
+    id: Mapped[IntPK]
+    #: Whose code it is.
+    entitlement_id: Mapped[int] = mapped_column(
+        ForeignKey("coupon_entitlements.id", ondelete="CASCADE")
+    )
+    #: The 30-second time step (Unix time // 30) it is shown in.
+    step: Mapped[int]
+    #: Six digits.
+    code: Mapped[str] = mapped_column(String(6))
+    #: Which derivation counter gave a code no neighbouring step had (0 almost always).
+    attempt: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[Created]
+
+
+class ScanVia(StrEnum):
+    """How the clerk entered the resident's code."""
+
+    QR = "qr"
+    CODE = "code"
+
+
+class RedemptionOutcome(StrEnum):
+    """What became of one attempt at the facility."""
+
+    REDEEMED = "redeemed"
+    #: A retry of a scan that had redeemed already: counted once, nothing changed.
+    REPLAYED = "replayed"
+    REFUSED = "refused"
+
+
+class RefusalReason(StrEnum):
+    """Why a code was refused at the facility (the clerk's page says what to do)."""
+
+    #: Not a code we made: altered, cut short, or from something else.
+    TAMPERED = "tampered"
+    #: A genuine code whose minute is over (an old screenshot).
+    EXPIRED = "expired"
+    #: Six digits no coupon shows now.
+    UNKNOWN_CODE = "unknown_code"
+    #: Six digits two coupons show (almost never: the clerk scans the QR instead).
+    AMBIGUOUS_CODE = "ambiguous_code"
+    #: This very code was redeemed already (a second scan of the same screen).
+    CODE_USED = "code_used"
+    #: The campaign does not include this facility (or the staff member does not work here).
+    WRONG_FACILITY = "wrong_facility"
+    #: The campaign has not started, is over, or was withdrawn.
+    OUTSIDE_VALIDITY = "outside_validity"
+    #: The person's coupons were revoked.
+    REVOKED = "revoked"
+    #: No uses left.
+    OVER_CAP = "over_cap"
+    #: The person used the day's uses already.
+    DAY_LIMIT = "day_limit"
+    #: The person used this facility's uses already.
+    FACILITY_LIMIT = "facility_limit"
+    #: The campaign's overall budget is spent.
+    BUDGET_SPENT = "budget_spent"
+
+
+class RedemptionAttempt(Base):
+    """One attempt at the facility, refused or not: what was tried, where, by whom, outcome.
+
+    No personal data: the entitlement (when the code named one), the facility, the staff
+    member, how the code came in and why it was refused.
+    """
+
+    __tablename__ = "coupon_redemption_attempts"
+    __table_args__ = (
+        CheckConstraint("(outcome = 'refused') = (reason IS NOT NULL)", name="reason_iff_refused"),
+        Index("ix_coupon_redemption_attempts_facility_at", "facility_id", "attempted_at"),
+    )
+
+    id: Mapped[IntPK]
+    attempted_at: Mapped[datetime]
+    #: Where.
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facilities.id", ondelete="RESTRICT"))
+    #: Who (``None`` once the account is deleted).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    #: The coupon the code named (``None``: a code that names none).
+    entitlement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coupon_entitlements.id", ondelete="SET NULL"), index=True
+    )
+    via: Mapped[ScanVia] = mapped_column(str_enum(ScanVia))
+    outcome: Mapped[RedemptionOutcome] = mapped_column(str_enum(RedemptionOutcome))
+    #: Why it was refused (exactly when refused).
+    reason: Mapped[RefusalReason | None] = mapped_column(str_enum(RefusalReason))
+    #: The use made (or found again, for a retry).
+    redemption_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coupon_redemptions.id", ondelete="SET NULL")
+    )
 
 
 class VerificationStatus(StrEnum):

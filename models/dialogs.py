@@ -45,6 +45,8 @@ class Dialog(Base):
             sqlite_where=text("status = 'parked'"),
             postgresql_where=text("status = 'parked'"),
         ),
+        # A flow's dialogs about one subject (a survey version's funnel: surveys.results).
+        Index("ix_dialogs_flow_subject", "flow", "subject_id", "status"),
         CheckConstraint(
             "(status = 'completed') = (completed_at IS NOT NULL)",
             name="completed_at_iff_completed",

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from bot.config import Setting, positive
 from bot.console import NavItem
 from bot.console.roles import Permission
 from bot.dispatch import DIALOGS
@@ -25,14 +26,25 @@ FOLLOW_ORDER = DIALOGS + 10
 def init_app(app: Flask) -> None:
     """Plug surveys into the app."""
     from handlers import surveys as line
-    from surveys import builder, linking, reminders
+    from surveys import builder, linking, reminders, results_pages
     from surveys.cli import surveys_cli
     from surveys.flow import SURVEY_FLOW
     from surveys.rehearsal import LinkCode
+    from surveys.results import DEFAULT_MIN_CELL
 
     features = seam(app)
+    features.add_setting(
+        Setting(
+            "SURVEY_RESULTS_MIN_CELL",
+            DEFAULT_MIN_CELL,
+            int,
+            "Anonymous surveys' results hide breakdown cells below this many responses",
+            positive,
+        )
+    )
     features.add_command(surveys_cli)
     features.add_blueprint(builder.bp)
+    features.add_blueprint(results_pages.bp)
     features.add_blueprint(builder.assets)
     features.add_blueprint(linking.bp)
     features.add_flow(SURVEY_FLOW)

@@ -3,22 +3,35 @@
 ``madoguchi surveys import FILE.xlsx [--publish]`` creates a survey from a workbook and prints
 its id; a workbook with problems prints every one with its cell and imports nothing (exit 1).
 ``madoguchi surveys export ID -o FILE.xlsx`` writes a survey's definition (the draft being
-edited, else the published version; ``--version N`` for another). Other survey commands join
-the same group (``surveys_cli.command(...)``).
+edited, else the published version; ``--version N`` for another). ``madoguchi surveys results
+ID --format csv|xlsx [--aggregate] -o FILE`` writes its results (audited like the console's
+downloads). Other survey commands join the same group (``surveys_cli.command(...)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from bot.console.audit import record
+from bot.csvexport import csv_chunks
 from bot.db import get_db
 from models.base import utcnow
-from models.surveys import Survey
+from models.surveys import Survey, SurveyVersion
 from surveys.definition import DefinitionError
+from surveys.exports import (
+    AGGREGATE_HEADER,
+    CODES,
+    HEADER_STYLES,
+    aggregate_rows,
+    export_plan,
+    export_rows,
+    write_xlsx,
+)
 from surveys.services import SurveyStateError, import_survey, publish
 from surveys.xlsform import XlsFormError, export_version, read_survey, version_to_export
 
@@ -94,3 +107,96 @@ def export_command(survey_id: int, output: Path, number: int | None) -> None:
         )
     output.write_bytes(data)
     click.echo(f"survey {survey_id} version {version.number} written to {output}")
+
+
+@surveys_cli.command("results")
+@click.argument("survey_id", type=int)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="CSV (UTF-8 with BOM) or Excel.",
+)
+@click.option(
+    "--aggregate",
+    is_flag=True,
+    help="Counts only, for open data: no answer texts, nothing about residents (CSV).",
+)
+@click.option(
+    "--headers",
+    type=click.Choice(list(HEADER_STYLES)),
+    default=CODES,
+    show_default=True,
+    help="Column headers: question and option codes, or their labels.",
+)
+@click.option("--language", help="Language of labels (default: the survey's).")
+@click.option("--version", "number", type=int, help="A version number (default: the published).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The file to write.",
+)
+@with_appcontext
+def results_command(
+    survey_id: int,
+    file_format: str,
+    aggregate: bool,
+    headers: str,
+    language: str | None,
+    number: int | None,
+    output: Path,
+) -> None:
+    """Write a survey's results: one row per response (CSV or XLSX), or the counts only."""
+    if aggregate and file_format != "csv":
+        raise click.ClickException("the aggregate export is CSV only (--format csv)")
+    db = get_db()
+    with db.unit_of_work() as session:
+        survey = session.get(Survey, survey_id)
+        if survey is None:
+            raise click.ClickException(f"there is no survey {survey_id}")
+        version = survey.current_version or survey.versions[-1]
+        if number is not None:
+            found = next((v for v in survey.versions if v.number == number), None)
+            if found is None:
+                raise click.ClickException(f"survey {survey_id} has no version {number}")
+            version = found
+        detail: dict[str, object] = {"version": version.number, "format": file_format}
+        detail.update({"aggregate": True} if aggregate else {"headers": headers})
+        record(
+            session,
+            "survey.results_export",
+            object_type="survey",
+            object_id=survey.id,
+            detail={**detail, "via": "cli"},
+        )
+        version_id = version.id
+        version_number = version.number
+    language = language or survey.default_language
+    min_cell = int(current_app.config["SURVEY_RESULTS_MIN_CELL"])
+    with db.reading() as session:
+        reread = session.get(Survey, survey_id)
+        answered = session.get(SurveyVersion, version_id)
+        if reread is None or answered is None:  # pragma: no cover - deleted meanwhile
+            raise click.ClickException(f"there is no survey {survey_id}")
+        if aggregate:
+            counts = aggregate_rows(session, reread, answered, language=language, min_cell=min_cell)
+            _write_csv(output, AGGREGATE_HEADER, counts)
+        else:
+            plan = export_plan(session, reread, answered, style=headers, language=language)
+            rows = export_rows(session, reread, answered, plan)
+            if file_format == "csv":
+                _write_csv(output, plan.header, rows)
+            else:
+                with output.open("wb") as out:
+                    write_xlsx(out, plan.header, rows)
+    click.echo(f"survey {survey_id} version {version_number} results written to {output}")
+
+
+def _write_csv(output: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    with output.open("w", encoding="utf-8", newline="") as out:
+        for chunk in csv_chunks(header, rows):
+            out.write(chunk)

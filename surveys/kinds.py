@@ -289,6 +289,10 @@ class Kind:
     numeric: ClassVar[bool] = False
     #: The settings (``config`` keys) this kind accepts.
     settings: ClassVar[frozenset[str]] = frozenset()
+    #: How results sum it up (``surveys.results``): ``choices`` (counts per option),
+    #: ``numbers`` (histogram, mean, median), ``moments`` (counts per day or hour),
+    #: ``texts``, ``photos`` and ``locations`` (listed), ``none`` (nothing to sum up).
+    summary: ClassVar[str] = "texts"
 
     def check_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """The settings, normalised.
@@ -335,6 +339,7 @@ class Note(Kind):
 
     name = "note"
     answered = False
+    summary = "none"
 
     def rows(self, value: Any) -> list[AnswerRow]:
         return []
@@ -344,6 +349,7 @@ class Acknowledge(Kind):
     """One OK button (consent, "I have read this")."""
 
     name = "acknowledge"
+    summary = "choices"
 
     def rows(self, value: Any) -> list[AnswerRow]:
         return [AnswerRow(option=ACKNOWLEDGED)]
@@ -368,6 +374,7 @@ class SingleChoice(Kind):
 
     name = "single_choice"
     choice = True
+    summary = "choices"
     settings = frozenset({"choices"})
 
     def check_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -577,6 +584,7 @@ class Integer(Kind):
 
     name = "integer"
     numeric = True
+    summary = "numbers"
     settings = frozenset({"min", "max", "unit"})
     _integer = True
 
@@ -645,6 +653,7 @@ class Range(Kind):
 
     name = "range"
     numeric = True
+    summary = "numbers"
     settings = frozenset({"start", "end", "step"})
 
     def check_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -714,6 +723,7 @@ class _Moment(Kind):
     """A date, time or date-time from LINE's picker, between ``min`` and ``max``."""
 
     settings = frozenset({"min", "max"})
+    summary = "moments"
     #: The value's ISO shape.
     pattern: ClassVar[str]
 
@@ -832,6 +842,7 @@ class Photo(Kind):
     """An image message (JPEG or PNG), stored as a ``survey_photos`` row."""
 
     name = "photo"
+    summary = "photos"
 
     def show(self, question: QuestionLike, value: Any, language: str, default: str) -> str:
         return "" if value is None else "📷"
@@ -871,6 +882,7 @@ class Location(Kind):
     """A location sent with LINE's location action."""
 
     name = "location"
+    summary = "locations"
 
     def show(self, question: QuestionLike, value: Any, language: str, default: str) -> str:
         if value is None:

@@ -109,7 +109,7 @@ def test_metrics_under_gunicorn_sum_every_worker(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: _up(f"{base}/healthz"), 30, "gunicorn")
+        _wait(lambda: _up(f"{base}/healthz"), 90, "gunicorn")
         users = _friends(fresh_platform, 40)
         with requests.Session() as http:
             for event in _texts(fresh_platform, users):  # one request each: both workers serve
@@ -119,7 +119,7 @@ def test_metrics_under_gunicorn_sum_every_worker(
                     f"{base}/callback", data=body, headers={"X-Line-Signature": signature}
                 )
                 assert answer.status_code == 200
-            _wait(lambda: _delivered(fresh_platform, users) == [1] * 40, 30, "the replies")
+            _wait(lambda: _delivered(fresh_platform, users) == [1] * 40, 60, "the replies")
             # A worker counts an event once its reply is sent: the count may trail the platform.
             deadline = time.monotonic() + 10
             while True:
@@ -187,14 +187,14 @@ def test_a_killed_worker_process_loses_and_doubles_nothing(
 
     first = worker("first")
     try:
-        _wait(lambda: sum(_delivered(fresh_platform, users)) >= 60, 60, "the first answers")
+        _wait(lambda: sum(_delivered(fresh_platform, users)) >= 60, 120, "the first answers")
         first.send_signal(signal.SIGKILL)  # mid-stream: it holds claimed events
         first.wait(10)
         stopped_at = sum(_delivered(fresh_platform, users))
         assert stopped_at < 300, "the worker finished before it could be killed"
         second = worker("second")
         try:
-            _wait(lambda: min(_delivered(fresh_platform, users)) >= 1, 60, "every answer")
+            _wait(lambda: min(_delivered(fresh_platform, users)) >= 1, 120, "every answer")
             time.sleep(3)  # a lease's length: a doubled answer would show by now
         finally:
             second.send_signal(signal.SIGTERM)

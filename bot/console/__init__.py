@@ -194,6 +194,15 @@ def _language() -> str | None:
     return current_user.language if current_user.is_authenticated else None
 
 
+def home_url() -> str:
+    """Where the signed-in person starts: the first menu entry they may use (the dashboard
+    for most roles; the coupon desk for facility staff), else their account page."""
+    for item in current_app.extensions.get("console_nav", []):
+        if current_user.is_authenticated and current_user.can(item.permission):
+            return url_for(item.endpoint)
+    return url_for("console_account.show")
+
+
 def _template_globals() -> dict[str, Any]:
     """What console templates use; nothing elsewhere (resident pages never load a staff
     member: Flask-Login's own context processor, which would, is turned off)."""
@@ -208,6 +217,7 @@ def _template_globals() -> dict[str, Any]:
     return {
         "current_user": current_user,
         "console_nav": nav,
+        "console_home": home_url() if current_user.is_authenticated else None,
         "Permission": Permission,
         "tz": TOKYO,
         "now": utcnow(),

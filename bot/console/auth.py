@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from bot.console import console_blueprint, second_factor, sessions
+from bot.console import console_blueprint, home_url, second_factor, sessions
 from bot.console.audit import record
 from bot.console.forms import CodeForm, EmptyForm, SignInForm
 from bot.console.roles import Permission, requires
@@ -52,7 +52,7 @@ def _safe_next(target: str | None) -> str:
         and not urlsplit(target).netloc
     ):
         return target
-    return url_for("console.dashboard")
+    return home_url()
 
 
 def _finish(staff: Staff, second_step: str | None) -> ResponseReturnValue:

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     #: Coupon campaigns: create, edit, publish, withdraw.
     COUPONS_MANAGE = "coupons.manage"
     COUPONS_REDEEM = "coupons.redeem"
+    #: Coupon campaigns' reports and their exports (aggregates, small cells hidden).
+    COUPONS_REPORTS = "coupons.reports"
     RESULTS = "results.view"
 
 
@@ -66,15 +68,26 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.STAFF,
                 P.SETTINGS,
                 P.COUPONS_MANAGE,
+                P.COUPONS_REPORTS,
             }
         ),
         Role.EDITOR: frozenset(
-            {P.ACCOUNT, P.DASHBOARD, P.RESIDENTS, P.SURVEYS_EDIT, P.ANNOUNCEMENTS_EDIT, P.RESULTS}
+            {
+                P.ACCOUNT,
+                P.DASHBOARD,
+                P.RESIDENTS,
+                P.SURVEYS_EDIT,
+                P.ANNOUNCEMENTS_EDIT,
+                P.RESULTS,
+                P.COUPONS_REPORTS,
+            }
         ),
-        Role.APPROVER: frozenset({P.ACCOUNT, P.DASHBOARD, P.ANNOUNCEMENTS_APPROVE, P.RESULTS}),
+        Role.APPROVER: frozenset(
+            {P.ACCOUNT, P.DASHBOARD, P.ANNOUNCEMENTS_APPROVE, P.RESULTS, P.COUPONS_REPORTS}
+        ),
         Role.COUNSELLOR: frozenset({P.ACCOUNT, P.CONSULTATIONS, P.RESIDENTS}),
         Role.FACILITY: frozenset({P.ACCOUNT, P.COUPONS_REDEEM}),
-        Role.VIEWER: frozenset({P.ACCOUNT, P.DASHBOARD, P.RESULTS}),
+        Role.VIEWER: frozenset({P.ACCOUNT, P.DASHBOARD, P.RESULTS, P.COUPONS_REPORTS}),
     }
 )
 

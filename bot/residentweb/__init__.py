@@ -156,6 +156,11 @@ def current_resident() -> Resident | None:
         g.resident_page_resident = (
             request_session().get(Resident, resident_id) if type(resident_id) is int else None
         )
+        # Kept apart: an error page after a refused request (its work rolled back, the row
+        # detached) still speaks the resident's language.
+        g.resident_page_language = (
+            g.resident_page_resident.language if g.resident_page_resident else None
+        )
     resident: Resident | None = g.resident_page_resident
     return resident
 
@@ -179,6 +184,7 @@ def sign_in_resident(resident_id: int) -> Resident:
     flask_session.clear()
     flask_session[RESIDENT_KEY] = resident.id
     g.resident_page_resident = resident
+    g.resident_page_language = resident.language
     logger.info("resident signed in", extra={"resident_id": resident.id})
     return resident
 
@@ -199,8 +205,10 @@ def _headers(response: Response) -> None:
 
 
 def _language() -> str | None:
-    resident = current_resident()
-    return resident.language if resident is not None else None
+    if current_resident() is None:
+        return None
+    language: str | None = g.get("resident_page_language")
+    return language
 
 
 def init_app(app: Flask) -> None:

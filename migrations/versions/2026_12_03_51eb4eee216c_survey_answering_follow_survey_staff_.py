@@ -1,7 +1,7 @@
 """Survey answering: the survey offered on follow, staff LINE accounts linked for rehearsals.
 
 Revision ID: 51eb4eee216c
-Revises: aea4ec424154
+Revises: 4ea0a8177cfa
 Create Date: 2026-12-03 15:38:11.260112
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import models.base
 
 revision: str = "51eb4eee216c"
-down_revision: str | Sequence[str] | None = "aea4ec424154"
+down_revision: str | Sequence[str] | None = "4ea0a8177cfa"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

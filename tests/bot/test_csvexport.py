@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.csvexport import csv_response, csv_text, defuse
+from bot.csvexport import csv_chunks, csv_response, csv_stream_response, csv_text, defuse
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,36 @@ def test_a_download_names_its_file_and_refuses_odd_names() -> None:
     assert response.get_data().startswith(b"\xef\xbb\xbf")
     with pytest.raises(ValueError, match="file name"):
         csv_response('x";\r\nSet-Cookie: a=b', ["a"], [])
+
+
+@pytest.mark.parametrize(("value", "expected"), [(-5, "-5"), (-2.5, "-2.5"), (0, "0")])
+def test_numbers_given_as_numbers_are_kept(value: object, expected: str) -> None:
+    assert defuse(value) == expected
+
+
+def test_a_negative_number_given_as_text_is_still_defused() -> None:
+    assert defuse("-5") == "'-5"
+
+
+def test_booleans_are_text_not_numbers() -> None:
+    assert defuse(True) == "True"
+
+
+def test_chunks_stream_a_few_rows_at_a_time() -> None:
+    rows = ([str(n), "=cmd"] for n in range(7))
+    chunks = list(csv_chunks(["n", "x"], rows, rows_per_chunk=3))
+    assert chunks[0] == '\ufeff"n","x"\r\n'
+    assert len(chunks) == 1 + 3  # header, 3 + 3 + 1 rows
+    assert "".join(chunks) == csv_text(["n", "x"], ([str(n), "=cmd"] for n in range(7)))
+    assert chunks[1].count("\r\n") == 3
+    assert '"\'=cmd"' in chunks[3]
+
+
+def test_a_streamed_download_names_its_file_and_is_not_cached() -> None:
+    response = csv_stream_response("a.csv", csv_chunks(["a"], [["b"]]))
+    assert response.is_streamed
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="a.csv"'
+    assert b"".join(response.response).startswith(b"\xef\xbb\xbf")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="file name"):
+        csv_stream_response("../a.csv", iter(()))

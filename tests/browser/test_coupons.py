@@ -10,35 +10,46 @@ Screenshots land in tests/artifacts/ (coupons-*.png).
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from joserfc.jwk import RSAKey
-from playwright.sync_api import Page, expect
-from sqlalchemy import delete
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from sqlalchemy import delete, select
 
 import models
 from bot import create_app
+from bot.console.facilities import link_facilities
 from bot.console.users import create_staff
 from bot.residents import lock_resident, record_follow
+from bot.residentweb import pages
 from bot.residentweb.links import signed_url
+from bot.residentweb.views import sign_in_url
 from coupons.campaigns import TOKYO, read_campaign_file
 from coupons.services import import_campaign, issue_verification
+from coupons.tokens import STEP_SECONDS
 from coupons.verification import load_private_key, public_jwks
 from models import Facility, Role
 from models.base import utcnow
-from models.coupons import Verification
+from models.coupons import CardHolder, Entitlement, Verification
 from simulator.oidc import RunningProvider, start_provider
 from simulator.server import RunningPlatform, ServedApp
 from tests.browser import screenshot
 from tests.browser.axe import assert_accessible
+from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_console import sign_in
 from tests.coupons.conftest import CAMPAIGN, CLIENT_ID, PERSON_SECRET
 from tests.support import PASSWORD, app_settings
+
+#: The scanner the facility page uses, vendored from npm by `make`.
+JSQR = Path(__file__).parents[2] / "bot" / "static" / "vendor" / "jsQR.js"
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,7 @@ def test_an_admin_makes_a_campaign_in_a_real_browser(
             roles={Role.ADMIN},
         )
     sign_in(page, live.url, "admin@pref.example.jp")
-    page.get_by_role("link", name="クーポン").click()
+    page.get_by_role("link", name="クーポン", exact=True).click()
     expect(page.get_by_role("heading", name="クーポンのキャンペーン")).to_be_visible()
     assert_accessible(page)
     page.get_by_role("link", name="新しいキャンペーン").click()
@@ -210,3 +221,180 @@ def test_an_admin_makes_a_campaign_in_a_real_browser(
     expect(page.get_by_role("link", name="秋のクーポン")).to_be_visible()
     screenshot(page, "coupons-console-list")
     assert browser_errors == []
+
+
+@contextlib.contextmanager
+def phone(browser: Browser, errors: list[str], name: str) -> Iterator[Page]:
+    """A phone-sized page in a browser context of its own (a resident's or a clerk's)."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+
+    def on_console(message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if message.type == "error" and not url.endswith("/favicon.ico"):
+            errors.append(f"{name}: {message.text} {message.location.get('url', '')}")
+
+    opened.on("console", on_console)
+    opened.on("pageerror", lambda error: errors.append(f"{name}: {error.message}"))
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def _decode_qr(page: Page) -> str:
+    """Read the page's QR image with the scanner the facility page uses (jsQR, vendored)."""
+    page.wait_for_function("() => document.getElementById('coupon-qr').complete")
+    page.evaluate(JSQR.read_text(encoding="utf-8"))
+    text: str = page.evaluate(
+        """() => {
+          const image = document.getElementById("coupon-qr");
+          const canvas = document.createElement("canvas");
+          canvas.width = 400; canvas.height = 400;
+          const context = canvas.getContext("2d");
+          context.drawImage(image, 0, 0, 400, 400);
+          const pixels = context.getImageData(0, 0, 400, 400);
+          const found = jsQR(pixels.data, 400, 400);
+          return found ? found.data : "";
+        }"""
+    )
+    return text
+
+
+@dataclass(frozen=True)
+class _Holder:
+    resident_id: int
+    entitlement_id: int
+    line_user_id: str
+
+
+def _holder_and_clerk(live: _CouponsLive, platform: RunningPlatform) -> _Holder:
+    """The pilot's campaign, a resident holding its coupon, and a clerk at the museum."""
+    app = live.app
+    today = utcnow().astimezone(TOKYO).date()
+    text = CAMPAIGN.format(
+        code="pilot",
+        uses=3,
+        starts=(today - timedelta(days=1)).isoformat(),
+        ends=(today + timedelta(days=30)).isoformat(),
+        extra="",
+    )
+    user = platform.state.add_user(display_name="県民 太郎", language="ja")
+    platform.state.set_friend(user.user_id, True)
+    with app.extensions["db"].unit_of_work() as session:
+        campaign = import_campaign(session, read_campaign_file(text)).campaign
+        resident = lock_resident(session, user.user_id)
+        record_follow(resident, is_unblocked=False, at=utcnow())
+        holder = CardHolder(person_key="b" * 64, resident_id=resident.id, verified_at=utcnow())
+        session.add(holder)
+        session.flush()
+        entitlement = Entitlement(
+            campaign_id=campaign.id, holder_id=holder.id, uses_total=3, uses_left=3
+        )
+        session.add(entitlement)
+        clerk = create_staff(
+            session,
+            email="clerk@museum.example.jp",
+            display_name="受付 花子",
+            password=PASSWORD,
+            roles={Role.FACILITY},
+        )
+        museum = session.scalars(select(Facility).where(Facility.code == "museum")).one()
+        link_facilities(clerk, [museum])
+        session.flush()
+        resident_id, entitlement_id = resident.id, entitlement.id
+    return _Holder(resident_id, entitlement_id, user.user_id)
+
+
+def test_a_resident_shows_the_code_and_a_clerk_redeems_it(
+    browser: Browser, live: _CouponsLive, platform: RunningPlatform
+) -> None:
+    app = live.app
+    holder = _holder_and_clerk(live, platform)
+    resident_id, entitlement_id = holder.resident_id, holder.entitlement_id
+    with app.app_context():
+        show = sign_in_url(resident_id, "coupons_resident.show", entitlement_id=entitlement_id)
+
+    errors: list[str] = []
+    with phone(browser, errors, "resident") as mine, phone(browser, errors, "clerk") as desk:
+        # The resident taps 表示 in LINE: the code to show at the reception.
+        mine.goto(show)
+        expect(mine.get_by_role("heading", name="受付でこの画面を見せてください")).to_be_visible()
+        expect(mine.get_by_text("残り 3回（3回中）")).to_be_visible()
+        expect(mine.get_by_role("img", name="クーポンのQRコード")).to_be_visible()
+        expect(mine.get_by_role("link", name="今のコードを表示する（再読み込み）")).to_be_hidden()
+        assert_accessible(mine)
+        screenshot(mine, "coupons-show-code")
+        digits = (mine.locator("#coupon-digits").text_content() or "").replace(" ", "")
+        assert len(digits) == 6
+        scanned = _decode_qr(mine)
+        assert scanned.startswith(f"MC1.{entitlement_id}.")  # the scanner reads our QR code
+
+        # The clerk, on the facility's phone, types the code and confirms.
+        sign_in(desk, live.url, "clerk@museum.example.jp")
+        desk.goto(f"{live.url}/admin/redeem/")
+        expect(desk.get_by_role("heading", name="クーポンの読み取り")).to_be_visible()
+        expect(desk.get_by_role("button", name="カメラで読み取る")).to_be_visible()
+        assert_accessible(desk)
+        screenshot(desk, "coupons-desk-scan")
+        desk.get_by_label("6桁のコード（またはQRコードの文字列）").fill(digits)
+        desk.get_by_role("button", name="確認する").click()
+        expect(desk.get_by_role("heading", name="利用の確定")).to_be_visible()
+        expect(desk.get_by_text("常設展の観覧料が無料")).to_be_visible()
+        expect(desk.get_by_text("残り 3回（3回中）")).to_be_visible()
+        assert_accessible(desk)
+        screenshot(desk, "coupons-desk-confirm")
+        desk.get_by_role("button", name="確定する（1回使う）").click()
+        expect(desk.get_by_role("heading", name="クーポンを利用しました")).to_be_visible()
+        expect(desk.get_by_text("残り 2回（3回中）")).to_be_visible()
+        assert_accessible(desk)
+        screenshot(desk, "coupons-desk-done")
+
+        # The same screen again: refused, with the reason and what to do.
+        desk.get_by_role("link", name="次の来館者").click()
+        desk.get_by_label("6桁のコード（またはQRコードの文字列）").fill(scanned)
+        desk.get_by_role("button", name="確認する").click()
+        expect(desk.get_by_role("heading", name="このクーポンは使えません")).to_be_visible()
+        expect(desk.get_by_text("理由コード: code_used")).to_be_visible()
+        assert_accessible(desk)
+        screenshot(desk, "coupons-desk-refused")
+
+        # The resident's page shows the uses left; LINE told them.
+        mine.reload()
+        expect(mine.get_by_text("残り 2回（3回中）")).to_be_visible()
+        deliveries = platform.state.deliveries(holder.line_user_id)
+        told = [m["text"] for d in deliveries for m in d.messages]
+        assert any("県立近代美術館" in t and "残り 2回" in t for t in told)
+    assert errors == []
+
+
+def test_the_code_page_changes_by_itself(
+    browser: Browser,
+    live: _CouponsLive,
+    platform: RunningPlatform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    holder = _holder_and_clerk(live, platform)
+    # The pages' clock, 1.5 seconds before the end of a step: the page's script asks for the
+    # next code a second after loading, and by then the clock is in the next step.
+    moment = {"now": float((int(time.time()) // STEP_SECONDS + 1) * STEP_SECONDS) - 1.5}
+    monkeypatch.setattr(pages(live.app), "clock", lambda: moment["now"])
+    with live.app.app_context():
+        show = sign_in_url(
+            holder.resident_id, "coupons_resident.show", entitlement_id=holder.entitlement_id
+        )
+    errors: list[str] = []
+    with phone(browser, errors, "resident") as mine:
+        mine.goto(show)
+        digits = mine.locator("#coupon-digits")
+        first = digits.text_content() or ""
+        first_image = mine.locator("#coupon-qr").get_attribute("src")
+        moment["now"] += 2.0
+        expect(digits).not_to_have_text(first)
+        assert mine.locator("#coupon-qr").get_attribute("src") != first_image
+        assert _decode_qr(mine).split(".")[2] == str(int(moment["now"]) // STEP_SECONDS)
+        assert_accessible(mine)
+    assert errors == []

@@ -14,10 +14,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.console import console_blueprint
+from bot.console.facilities import link_facilities
 from bot.console.roles import PERMISSION_ATTRIBUTE, ROLE_PERMISSIONS, Permission
 from coupons.campaigns import read_campaign_file
 from coupons.services import import_campaign
-from models import AuditEntry, Role, Staff
+from models import AuditEntry, Facility, Role, Staff
 from surveys.definition import Definition, Question, Section
 from surveys.services import create_survey
 from tests.console.conftest import StaffFactory, csrf_token
@@ -55,6 +56,23 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "coupons_admin.index": ("GET", "/admin/coupons/", P.COUPONS_MANAGE),
     "coupons_admin.new": ("POST", "/admin/coupons/new", P.COUPONS_MANAGE),
     "coupons_admin.edit": ("POST", "/admin/coupons/{campaign}", P.COUPONS_MANAGE),
+    "coupons_reports.index": ("GET", "/admin/coupons/reports/", P.COUPONS_REPORTS),
+    "coupons_reports.show": ("GET", "/admin/coupons/reports/{campaign}", P.COUPONS_REPORTS),
+    "coupons_reports.csv_export": (
+        "GET",
+        "/admin/coupons/reports/{campaign}/funnel.csv",
+        P.COUPONS_REPORTS,
+    ),
+    "coupons_reports.xlsx_export": (
+        "GET",
+        "/admin/coupons/reports/{campaign}/report.xlsx",
+        P.COUPONS_REPORTS,
+    ),
+    "coupons_facility.index": ("GET", "/admin/redeem/", P.COUPONS_REDEEM),
+    "coupons_facility.scan": ("GET", "/admin/redeem/{facility}", P.COUPONS_REDEEM),
+    "coupons_facility.check": ("POST", "/admin/redeem/{facility}/check", P.COUPONS_REDEEM),
+    "coupons_facility.confirm": ("POST", "/admin/redeem/{facility}/confirm", P.COUPONS_REDEEM),
+    "coupons_facility.undo": ("POST", "/admin/redeem/{facility}/undo/999999", P.COUPONS_REDEEM),
     "surveys_builder.index": ("GET", "/admin/surveys/", P.RESULTS),
     "surveys_builder.new": ("GET", "/admin/surveys/new", P.SURVEYS_EDIT),
     "surveys_builder.import_new": ("GET", "/admin/surveys/import", P.SURVEYS_EDIT),
@@ -86,14 +104,34 @@ EXPECTED: dict[str, tuple[str, str, Permission | None]] = {
     "surveys_builder.import_into": ("GET", "/admin/surveys/{survey}/import", P.SURVEYS_EDIT),
     "surveys_builder.publish_page": ("GET", "/admin/surveys/{survey}/publish", P.SURVEYS_EDIT),
     "surveys_builder.close_page": ("GET", "/admin/surveys/{survey}/close", P.SURVEYS_EDIT),
+    "surveys_results.results": ("GET", "/admin/surveys/{survey}/results", P.RESULTS),
+    "surveys_results.answers": ("GET", "/admin/surveys/{survey}/results/q/q1", P.RESULTS),
+    "surveys_results.crosstab_page": ("GET", "/admin/surveys/{survey}/results/crosstab", P.RESULTS),
+    "surveys_results.export_csv": ("GET", "/admin/surveys/{survey}/results.csv", P.RESULTS),
+    "surveys_results.export_xlsx": ("GET", "/admin/surveys/{survey}/results.xlsx", P.RESULTS),
+    "surveys_results.export_aggregate": (
+        "GET",
+        "/admin/surveys/{survey}/results-aggregate.csv",
+        P.RESULTS,
+    ),
+    "surveys_results.photo": ("GET", "/admin/surveys/{survey}/photos/none", P.RESULTS),
+    # Last: it deletes the matrix's draft survey.
     "surveys_builder.delete_page": ("POST", "/admin/surveys/{survey}/delete", P.SURVEYS_EDIT),
     "surveys_rehearsal.show": ("GET", "/admin/surveys/rehearsal", P.SURVEYS_EDIT),
     "surveys_rehearsal.make_code": ("POST", "/admin/surveys/rehearsal/code", P.SURVEYS_EDIT),
     "surveys_rehearsal.unlink": ("POST", "/admin/surveys/rehearsal/unlink", P.SURVEYS_EDIT),
 }
 #: Endpoints whose answer to the matrix's bare request, when allowed, is not a page: the
-#: question order (a JSON call) refuses an order without the version's revision.
-ALLOWED_ANSWERS: dict[str, set[int]] = {"surveys_builder.reorder": {409}}
+#: question order (a JSON call) refuses an order without the version's revision; a photo
+#: that does not exist is not found.
+ALLOWED_ANSWERS: dict[str, set[int]] = {
+    "surveys_builder.reorder": {409},
+    "surveys_results.photo": {404},  # the matrix's survey has no photo
+    # The facility's coupon forms without a code, a confirmation, or a use to undo.
+    "coupons_facility.check": {400},
+    "coupons_facility.confirm": {400},
+    "coupons_facility.undo": {409},
+}
 
 
 def test_every_console_route_has_a_rule(app: Flask) -> None:
@@ -135,6 +173,15 @@ def _survey(app: Flask) -> int:
         return create_survey(session, definition).id
 
 
+def _link_facility(app: Flask, staff: Staff | None) -> int:
+    """The matrix's ``{facility}`` (the campaign's museum), where ``staff`` works."""
+    with app.extensions["db"].unit_of_work() as session:
+        museum = session.scalars(select(Facility).where(Facility.code == "museum")).one()
+        if staff is not None:
+            link_facilities(session.get_one(Staff, staff.id), [museum])
+        return museum.id
+
+
 def request(client: FlaskClient, method: str, path: str) -> int:
     if method == "GET":
         return client.get(path).status_code
@@ -153,11 +200,12 @@ def test_role_matrix(
     campaign = make_campaign(app)
     survey = _survey(app)
     me = signed_in(role) if role else None
+    facility = _link_facility(app, me)
     granted = ROLE_PERMISSIONS[role] if role else frozenset()
     for endpoint, (method, template, permission) in EXPECTED.items():
         if endpoint == "console_auth.sign_out":
             continue  # would end the session mid-matrix; covered below
-        path = template.format(other=other.id, campaign=campaign, survey=survey)
+        path = template.format(other=other.id, campaign=campaign, survey=survey, facility=facility)
         status = request(client, method, path)
         if permission is None:
             expected = {200, 302}

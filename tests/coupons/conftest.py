@@ -288,3 +288,49 @@ def holder_browser(
         return CardHolderBrowser(resident, app.test_client())
 
     return make
+
+
+@dataclass(frozen=True)
+class Coupon:
+    """A verified person's coupon of a campaign (rows made directly, no verification)."""
+
+    entitlement_id: int
+    holder_id: int
+    campaign_id: int
+    resident_id: int | None
+
+
+def grant(
+    app: Flask, campaign: Campaign, *, number: int = 1, resident_id: int | None = None
+) -> Coupon:
+    """Store card holder ``number`` with the campaign's uses (attached to ``resident_id``)."""
+    from models.coupons import CardHolder, Entitlement
+
+    now = utcnow()
+    with app.extensions["db"].unit_of_work() as session:
+        holder = CardHolder(person_key=f"{number:064x}", resident_id=resident_id, verified_at=now)
+        session.add(holder)
+        session.flush()
+        entitlement = Entitlement(
+            campaign_id=campaign.id,
+            holder_id=holder.id,
+            uses_total=campaign.uses_per_person,
+            uses_left=campaign.uses_per_person,
+        )
+        session.add(entitlement)
+        session.flush()
+        return Coupon(entitlement.id, holder.id, campaign.id, resident_id)
+
+
+def facility_id(app: Flask, code: str) -> int:
+    """The id of the facility of this code (made if missing, outside every campaign)."""
+    from models import Facility
+
+    with app.extensions["db"].unit_of_work() as session:
+        found = session.scalars(select(Facility.id).where(Facility.code == code)).first()
+        if found is not None:
+            return found
+        facility = Facility(code=code, name_ja=f"施設 {code}", name_en=f"Facility {code}")
+        session.add(facility)
+        session.flush()
+        return facility.id

@@ -52,6 +52,9 @@ def settings(
         ({"COUPONS_PERSON_SECRET": "short"}, "COUPONS_PERSON_SECRET must be at least 32"),
         ({"COUPONS_PERSON_SECRET": DEV_PERSON_SECRET}, "development placeholder"),
         ({"COUPONS_VERIFY_LINK_MINUTES": 0}, "COUPONS_VERIFY_LINK_MINUTES must be 1 to 60"),
+        ({"COUPONS_REPORT_K": 1}, "COUPONS_REPORT_K must be 2 to 100, got 1"),
+        ({"COUPONS_REPORT_K": 101}, "COUPONS_REPORT_K must be 2 to 100, got 101"),
+        ({"COUPONS_REPORT_K": "five"}, "COUPONS_REPORT_K"),
     ],
 )
 def test_an_incomplete_or_unsafe_configuration_stops_start_up(
