@@ -147,6 +147,13 @@ SETTINGS: tuple[Setting, ...] = (
         positive,
     ),
     Setting(
+        "MEDIA_TIMEOUT",
+        20.0,
+        float,
+        "Seconds before fetching a resident's image, video, audio or file from LINE times out.",
+        positive,
+    ),
+    Setting(
         "EVENT_WORKERS",
         2,
         int,

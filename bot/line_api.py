@@ -189,6 +189,7 @@ class LineGateway:
         *args: Any,
         retry_when_unanswered: bool = True,
         attempts: _Attempts | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> Sent:
         """Call one ``*_with_http_info`` SDK operation with rate limit, timeout and retries.
@@ -197,11 +198,12 @@ class LineGateway:
         :param operation: an SDK method, e.g. ``self.api.push_message_with_http_info``.
         :param retry_when_unanswered: retry timeouts and lost connections too; false for
             calls that are neither idempotent nor keyed (a resend could act twice).
+        :param timeout: seconds per attempt; by default the gateway's.
         :return: what LINE accepted; 409 on a keyed call counts as accepted.
         :raises LineApiError: LINE refused the call, or every attempt failed.
         """
         seen = attempts or _Attempts()
-        timeout = self.settings.timeout
+        timeout = timeout or self.settings.timeout
 
         def attempt() -> Sent:
             seen.count += 1
@@ -337,7 +339,9 @@ class LineGateway:
             x_line_retry_key=retry_key,
         )
 
-    def get_content(self, message_id: str, *, max_bytes: int) -> Content:
+    def get_content(
+        self, message_id: str, *, max_bytes: int, timeout: float | None = None
+    ) -> Content:
         """Download the image, video, audio or file a resident sent (LINE deletes it later).
 
         The size limit holds while the content streams: a ``Content-Length`` over it is
@@ -347,6 +351,8 @@ class LineGateway:
 
         :param message_id: the message event's ``message.id`` (decimal digits).
         :param max_bytes: the largest content accepted.
+        :param timeout: seconds per attempt (a large video takes longer than an API call);
+            by default the gateway's timeout.
         :return: the bytes and their media type.
         :raises ValueError: a message id that is not digits, or ``max_bytes`` below 1
             (nothing is sent).
@@ -358,7 +364,7 @@ class LineGateway:
         if max_bytes < 1:
             raise ValueError("max_bytes must be at least 1")
         path = f"/v2/bot/message/{message_id}/content"
-        found = self.call("content", self._download, path, max_bytes).data
+        found = self.call("content", self._download, path, max_bytes, timeout=timeout).data
         if isinstance(found, ContentTooLarge):
             raise found
         content: Content = found

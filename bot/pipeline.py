@@ -304,7 +304,9 @@ class EventProcessor:
             logger.info("loading animation refused", extra={"status": error.status})
         try:
             media = self.gateway.get_content(
-                str(incoming.message_id), max_bytes=self.config["MEDIA_MAX_BYTES"]
+                str(incoming.message_id),
+                max_bytes=self.config["MEDIA_MAX_BYTES"],
+                timeout=self.config["MEDIA_TIMEOUT"],
             )
         except ContentTooLarge:
             logger.info("media content over the size limit")

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -452,6 +453,23 @@ def test_a_stream_without_length_is_cut_after_the_limit(
     assert 'madoguchi_line_api_calls_total{endpoint="content",status="200"} 1.0' in metrics
     platform.state.add_content("2", b"x" * 1000, "video/mp4", streamed=True)
     assert len(gateway.get_content("2", max_bytes=1000).data) == 1000
+
+
+def test_content_is_fetched_with_its_own_timeout(
+    gateway: LineGateway, platform: RunningPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[float] = []
+    download = gateway._download
+
+    def spy(path: str, max_bytes: int, *, _request_timeout: float) -> Any:
+        seen.append(_request_timeout)
+        return download(path, max_bytes, _request_timeout=_request_timeout)
+
+    monkeypatch.setattr(gateway, "_download", spy)
+    platform.state.add_content(MESSAGE_ID, b"\x89PNG", "image/png")
+    gateway.get_content(MESSAGE_ID, max_bytes=100, timeout=12.5)
+    gateway.get_content(MESSAGE_ID, max_bytes=100)
+    assert seen == [12.5, 0.5]  # MEDIA_TIMEOUT, else the gateway's own
 
 
 #: Downloads 8 MB of content with a 100 KB limit and prints the peak memory it allocated.
