@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import (
     Integer,
@@ -45,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from bot.municipalities import municipality_name
 from coupons.campaigns import TOKYO
 from coupons.prefectures import PREFECTURES
 from models import Facility, ResidentAttribute
@@ -404,6 +406,14 @@ def _or_unknown(value: str | None) -> str:
     return value if value is not None else _("Unknown")
 
 
+def _municipality(code: str | None) -> str:
+    """The municipality's name (Gunma's, bot.municipalities) with its code, or Unknown."""
+    if code is None:
+        return _or_unknown(None)
+    name = municipality_name(code, str(get_locale() or "ja"))
+    return code if name == code else f"{name} ({code})"
+
+
 _PREFECTURE_ORDER = {name: number for number, name in enumerate(PREFECTURES)}
 
 
@@ -443,7 +453,7 @@ def _use_tables(
             key="municipalities",
             title=_("Municipality (the resident's answer)"),
             header=_("Municipality"),
-            label=_or_unknown,
+            label=_municipality,
         ),
     ]
 

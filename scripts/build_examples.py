@@ -29,88 +29,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.municipalities import GUNMA  # noqa: E402
 from surveys.definition import Definition, Question, Section, normalised  # noqa: E402
 from surveys.xlsform import SurveyOptions, write_workbook  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
 
-#: Gunma's 35 municipalities: the official local government codes (総務省 全国地方公共団体
-#: コード, without the check digit) and names, in code order.
-GUNMA_MUNICIPALITIES: tuple[tuple[str, str], ...] = (
-    ("10201", "前橋市"),
-    ("10202", "高崎市"),
-    ("10203", "桐生市"),
-    ("10204", "伊勢崎市"),
-    ("10205", "太田市"),
-    ("10206", "沼田市"),
-    ("10207", "館林市"),
-    ("10208", "渋川市"),
-    ("10209", "藤岡市"),
-    ("10210", "富岡市"),
-    ("10211", "安中市"),
-    ("10212", "みどり市"),
-    ("10344", "榛東村"),
-    ("10345", "吉岡町"),
-    ("10366", "上野村"),
-    ("10367", "神流町"),
-    ("10382", "下仁田町"),
-    ("10383", "南牧村"),
-    ("10384", "甘楽町"),
-    ("10421", "中之条町"),
-    ("10424", "長野原町"),
-    ("10425", "嬬恋村"),
-    ("10426", "草津町"),
-    ("10428", "高山村"),
-    ("10429", "東吾妻町"),
-    ("10443", "片品村"),
-    ("10444", "川場村"),
-    ("10448", "昭和村"),
-    ("10449", "みなかみ町"),
-    ("10464", "玉村町"),
-    ("10521", "板倉町"),
-    ("10522", "明和町"),
-    ("10523", "千代田町"),
-    ("10524", "大泉町"),
-    ("10525", "邑楽町"),
-)
-#: The romanised names, for the English labels.
-GUNMA_ROMAJI: Mapping[str, str] = {
-    "10201": "Maebashi",
-    "10202": "Takasaki",
-    "10203": "Kiryu",
-    "10204": "Isesaki",
-    "10205": "Ota",
-    "10206": "Numata",
-    "10207": "Tatebayashi",
-    "10208": "Shibukawa",
-    "10209": "Fujioka",
-    "10210": "Tomioka",
-    "10211": "Annaka",
-    "10212": "Midori",
-    "10344": "Shinto",
-    "10345": "Yoshioka",
-    "10366": "Ueno",
-    "10367": "Kanna",
-    "10382": "Shimonita",
-    "10383": "Nanmoku",
-    "10384": "Kanra",
-    "10421": "Nakanojo",
-    "10424": "Naganohara",
-    "10425": "Tsumagoi",
-    "10426": "Kusatsu",
-    "10428": "Takayama",
-    "10429": "Higashiagatsuma",
-    "10443": "Katashina",
-    "10444": "Kawaba",
-    "10448": "Showa",
-    "10449": "Minakami",
-    "10464": "Tamamura",
-    "10521": "Itakura",
-    "10522": "Meiwa",
-    "10523": "Chiyoda",
-    "10524": "Oizumi",
-    "10525": "Ora",
-}
 
 
 def _choices(*options: tuple[str, str, str]) -> dict[str, list[dict[str, object]]]:
@@ -511,8 +435,8 @@ PROFILE = Definition(
             required=True,
             config={
                 "choices": [
-                    {"code": code, "label": {"ja": name, "en": GUNMA_ROMAJI[code]}}
-                    for code, name in GUNMA_MUNICIPALITIES
+                    {"code": m.code, "label": {"ja": m.name, "en": m.romaji}}
+                    for m in GUNMA
                 ]
             },
             attribute="municipality",

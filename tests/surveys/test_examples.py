@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from pyxform.xls2xform import convert
 
+from bot import municipalities
 from bot.db import Database
 from models.surveys import Survey
 from surveys.definition import normalised
@@ -50,7 +51,10 @@ def _script() -> ModuleType:
 
 def test_gunma_has_35_municipalities() -> None:
     assert len(GUNMA) == 35
-    assert dict(_script().GUNMA_MUNICIPALITIES) == GUNMA
+    assert {m.code: m.name for m in municipalities.GUNMA} == GUNMA
+    assert municipalities.municipality_name("10201") == "前橋市"
+    assert municipalities.municipality_name("10201", "en") == "Maebashi"
+    assert municipalities.municipality_name("11100") == "11100"  # not shipped: as it is
 
 
 @pytest.mark.parametrize("name", NAMES)
