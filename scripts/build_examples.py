@@ -36,7 +36,6 @@ from surveys.xlsform import SurveyOptions, write_workbook  # noqa: E402
 EXAMPLES = ROOT / "examples"
 
 
-
 def _choices(*options: tuple[str, str, str]) -> dict[str, list[dict[str, object]]]:
     """Options as (code, Japanese, English)."""
     return {"choices": [{"code": c, "label": {"ja": ja, "en": en}} for c, ja, en in options]}
@@ -435,8 +434,7 @@ PROFILE = Definition(
             required=True,
             config={
                 "choices": [
-                    {"code": m.code, "label": {"ja": m.name, "en": m.romaji}}
-                    for m in GUNMA
+                    {"code": m.code, "label": {"ja": m.name, "en": m.romaji}} for m in GUNMA
                 ]
             },
             attribute="municipality",

@@ -344,6 +344,8 @@ def test_a_clerk_checking_too_many_codes_is_stopped_even_in_parallel(
 def _same_session(app: Flask, signed_in: FlaskClient) -> FlaskClient:
     """Another client holding the same cookies (the same signed-in session)."""
     client = app.test_client()
-    for cookie in signed_in._cookies.values():  # the test client's cookie jar
+    jar = signed_in._cookies  # the test client's cookie jar
+    assert jar is not None
+    for cookie in jar.values():
         client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
     return client
