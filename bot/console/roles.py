@@ -69,6 +69,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
                 P.SETTINGS,
                 P.COUPONS_MANAGE,
                 P.COUPONS_REPORTS,
+                # Results are for the viewer role "and up" (the surveys issue): an admin
+                # reads them too, but edits no survey.
+                P.RESULTS,
             }
         ),
         Role.EDITOR: frozenset(
