@@ -49,8 +49,10 @@ from surveys.services import in_audience, is_open, questions_of
 logger = logging.getLogger(__name__)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-#: The dialog flow's name (``dialogs.flow``).
+#: The dialog flow's name (``dialogs.flow``), and its state families: ``q:<position>`` while
+#: a question is asked, ``summary`` at the summary (the results' funnel reads them too).
 FLOW = "survey"
+QUESTION, SUMMARY = "q", "summary"
 #: Keys of ``dialogs.data`` that are not answers (question names cannot start with ``@``).
 STARTED_AT = "@started_at"
 SELECTING = "@selecting"

@@ -55,9 +55,11 @@ from models.surveys import QuotaAction, Survey
 from surveys import answering
 from surveys.answering import (
     EDITING,
+    QUESTION,
     SELECTING,
     STARTED_AT,
     STOPPED,
+    SUMMARY,
     TEST,
     Form,
     FormQuestion,
@@ -77,7 +79,6 @@ from surveys.kinds import (
     localized,
 )
 
-QUESTION, SUMMARY = "q", "summary"
 #: Entry points: a resident's start (or resume) and a staff member's rehearsal of a draft.
 START, REHEARSE = "survey.start", "survey.rehearse"
 BACK, SKIP, SUBMIT, EDIT, FIX = (
@@ -346,9 +347,10 @@ def complete(session: Session, dialog: Dialog, ctx: StepContext) -> Sequence[Mes
     thanks the resident."""
     form: Form = ctx.subject.form
     data = dict(dialog.data)
-    dialog.data = {}
+    # The pending answers go; what the results' funnel needs stays: a rehearsal is not a
+    # resident's (surveys.results.funnel leaves it out), a quota stop is not a completion.
+    dialog.data = {key: data[key] for key in (TEST, STOPPED) if data.get(key)}
     if data.get(STOPPED):
-        dialog.data = {STOPPED: data[STOPPED]}
         return [
             with_main_menu(
                 _(

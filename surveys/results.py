@@ -44,6 +44,7 @@ from models.surveys import (
     SurveySubmission,
     SurveyVersion,
 )
+from surveys.answering import FLOW, QUESTION, STOPPED, SUMMARY, TEST
 from surveys.kinds import SingleChoice, kind_of, localized
 
 #: Default smallest count shown in an anonymous survey's breakdowns (``SURVEY_RESULTS_MIN_CELL``).
@@ -56,10 +57,6 @@ PREVIEW = 5
 PHOTO_PREVIEW = 6
 #: Cross-tabulation families: questions answered with option codes.
 CROSSTAB_KINDS = frozenset({"single_choice", "yes_no", "multiple_choice"})
-#: Dialogs of the answering flow (docs/dialogs.md): ``flow``, and states while answering.
-SURVEY_FLOW = "survey"
-QUESTION_STATE = "q:"
-SUMMARY_STATE = "summary"
 
 A = SurveyAnswer
 S = SurveySubmission
@@ -569,13 +566,17 @@ def funnel(
     """Started and completed answering dialogs of a version, and where the rest stopped.
 
     The answering flow keeps ``state`` at ``q:<position>`` while a question is asked and
-    ``summary`` at the summary (docs/dialogs.md); a dialog that did not complete stopped at
-    its last state. Rehearsal dialogs cannot be told apart and count too.
+    ``summary`` at the summary (surveys.answering); a dialog that did not complete stopped at
+    its last state. Rehearsals (``@test``) are left out; a dialog a full quota ended
+    (``@stopped``) ended where it stood, without a submission: it counts as stopped there.
     """
+    rehearsal = func.coalesce(Dialog.data[TEST].as_boolean(), false())
+    quota_stop = Dialog.data[STOPPED].as_string().is_not(None)
+    status = case((quota_stop, DialogStatus.CANCELLED.value), else_=Dialog.status)
     rows = session.execute(
-        select(Dialog.status, Dialog.state, func.count())
-        .where(Dialog.flow == SURVEY_FLOW, Dialog.subject_id == version_id)
-        .group_by(Dialog.status, Dialog.state)
+        select(status, Dialog.state, func.count())
+        .where(Dialog.flow == FLOW, Dialog.subject_id == version_id, rehearsal.is_(false()))
+        .group_by(status, Dialog.state)
     ).all()
     started = completed = 0
     stopped: dict[int | None, int] = defaultdict(int)
@@ -614,10 +615,11 @@ def _stop(label: str, where: str, stopped: int, answering: int, k: int) -> Stop:
 
 def _position(state: str) -> int | None:
     """A dialog state's question position; -1 for the summary; None if unknown."""
-    if state == SUMMARY_STATE:
+    if state == SUMMARY:
         return -1
-    if state.startswith(QUESTION_STATE) and state[len(QUESTION_STATE) :].isdigit():
-        return int(state[len(QUESTION_STATE) :])
+    family, _colon, position = state.partition(":")
+    if family == QUESTION and position.isdigit():
+        return int(position)
     return None
 
 

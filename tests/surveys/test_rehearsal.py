@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from bot.db import Database
-from models import AuditEntry, Staff
+from models import AuditEntry, Dialog, Staff
 from models.base import utcnow
 from models.staff import Role
 from models.surveys import SurveyRehearser
@@ -94,6 +94,9 @@ def test_an_editor_links_and_rehearses_a_draft(
     [submission] = submissions(db)
     assert submission.test
     assert survey_row(db, survey_id).response_count == 0
+    with db.reading() as session:  # the answers are gone; the mark the funnel leaves out stays
+        [dialog] = session.scalars(select(Dialog).where(Dialog.flow == "survey")).all()
+        assert dialog.data == {"@test": True}
     assert "連携済み" in client.get(PAGE).get_data(as_text=True)
 
 

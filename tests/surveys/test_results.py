@@ -428,15 +428,32 @@ def test_funnel_from_the_answering_dialogs(
         status=DialogStatus.CANCELLED,
     )  # another version
     dialog_row(resident_row(), flow="toy", subject_id=version_id, state="q:2")
+    for status in (DialogStatus.COMPLETED, DialogStatus.ACTIVE):  # rehearsals: left out
+        dialog_row(
+            resident_row(),
+            flow="survey",
+            subject_id=version_id,
+            state="summary",
+            status=status,
+            data={"@test": True},
+        )
+    dialog_row(  # a full quota ended it at the third question: stopped there, not completed
+        resident_row(),
+        flow="survey",
+        subject_id=version_id,
+        state="q:2",
+        status=DialogStatus.COMPLETED,
+        data={"@stopped": "quota"},
+    )
     submit(survey_id, {"area": "10201"}, duration=30)
     submit(survey_id, {"area": "10201"}, duration=90)
     submit(survey_id, {"area": "10201"}, duration=200)
     results = _results(db, survey_id)
     funnel = results.funnel
-    assert (funnel.started, funnel.completed) == (8, 4)
-    assert funnel.completion_rate == 50.0
+    assert (funnel.started, funnel.completed) == (9, 4)
+    assert funnel.completion_rate == pytest.approx(44.4, abs=0.1)
     stops = {(s.where, s.label.split(".")[0]): (s.stopped, s.answering) for s in funnel.stops}
-    assert stops[("question", "3")] == (2, 0)  # position 2 is the third question
+    assert stops[("question", "3")] == (3, 0)  # position 2 is the third question
     assert stops[("question", "4")] == (0, 1)
     assert stops[("summary", "")] == (1, 0)
     assert results.median_seconds == 90

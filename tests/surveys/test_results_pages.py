@@ -24,7 +24,7 @@ from tests.surveys.test_results import PNG, Submit, make_survey, seed_five, subm
 
 __all__ = ["submit"]
 
-#: Results are for the viewer role and up; admins read them too (counsellors and facility staff do not).
+#: Results are for the viewer role and up, admins too (not counsellors or facility staff).
 ALLOWED = {Role.VIEWER, Role.EDITOR, Role.APPROVER, Role.ADMIN}
 
 
