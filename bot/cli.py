@@ -17,6 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from bot.config import ConfigError
 from bot.db import get_db
 from bot.migrate import upgrade_database
 from models import Role
@@ -313,4 +314,8 @@ def main() -> None:
         load_dotenv=False,
         set_debug_flag=False,
     )
-    cli.main(prog_name="madoguchi")
+    try:
+        cli.main(prog_name="madoguchi")
+    except ConfigError as error:  # a setting missing or wrong: say which, not a traceback
+        click.echo(f"madoguchi: {error}", err=True)
+        sys.exit(2)

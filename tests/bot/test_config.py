@@ -154,6 +154,25 @@ def test_console_script_lists_the_commands() -> None:
         assert command in result.stdout
 
 
+def test_console_script_names_a_missing_setting_without_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("madoguchi")
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [str(script), "surveys", "export", "1", "-o", str(tmp_path / "out.xlsx")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("madoguchi: missing required setting(s) in production")
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
