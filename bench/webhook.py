@@ -797,7 +797,9 @@ def seed_survey(env: dict[str, str], log: Path) -> int:
     """
     with log.open("ab") as output:
         done = subprocess.run(
-            [sys.executable, str(BENCH / "survey_seed.py")],
+            # As a module from the root: run as a script, bench/ would come first on the
+            # path and bench/surveys.py would hide the surveys package.
+            [sys.executable, "-m", "bench.survey_seed"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

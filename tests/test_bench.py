@@ -157,3 +157,15 @@ def test_a_burst_fails_on_a_slow_or_refused_request_or_a_doubled_answer() -> Non
     killed = _burst(kill=True, statuses={"200": 9}, slow=3)  # resends after the kill take time
     bench.evaluate_burst(killed)
     assert killed["passed"] is True
+
+
+def test_the_survey_mix_publishes_its_survey(tmp_path: Path) -> None:
+    """The survey mix's seeding runs in its own process, as the benchmark runs it (a script
+    run from bench/ once found bench/surveys.py instead of the surveys package)."""
+    from bot.migrate import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'bench.db'}"
+    upgrade_database(url)
+    env = bench.server_env("http://127.0.0.1:9", "secret", "token")
+    env["DATABASE_URL"] = url
+    assert bench.seed_survey(env, tmp_path / "seed.log") == 1
