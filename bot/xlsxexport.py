@@ -11,15 +11,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Response
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot.csvexport import attachment
+
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: Characters a sheet title may not hold (Excel's rule), and its longest length.
 _TITLE_REFUSED = frozenset("[]:*?/\\")
@@ -37,6 +37,9 @@ class Sheet:
 
 
 def _cell(sheet: WriteOnlyWorksheet, value: object, *, bold: bool = False) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     if isinstance(value, bool) or not isinstance(value, int | float):
         cell = WriteOnlyCell(sheet, value="" if value is None else str(value))
         cell.data_type = "s"  # text, never a formula
@@ -53,6 +56,11 @@ def workbook_bytes(sheets: Iterable[Sheet]) -> bytes:
     :raises ValueError: a title that is empty, too long, holds ``[]:*?/\\`` or repeats
         another (case-insensitively, as Excel compares them).
     """
+    # openpyxl is imported when a workbook is made: processes that never make one (webhook
+    # workers) do not carry its ~16 MB.
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     sheets = list(sheets)
     seen: set[str] = set()
     for sheet in sheets:  # all checked before a write-only sheet is opened

@@ -55,7 +55,6 @@ from surveys.services import (
     save_definition,
 )
 from surveys.settings import Settings, check_settings, settings_of, update_settings
-from surveys.xlsform import MAX_FILE_BYTES, XlsFormError, export_version, read_survey
 
 bp = console_blueprint("surveys_builder", __name__, "/admin/surveys", template_folder="templates")
 #: The builder's script and styles (public files, outside the console's signed-in pages).
@@ -224,6 +223,10 @@ def _staff_id() -> int | None:
 
 def _upload() -> tuple[Any, list[str]]:
     """The uploaded workbook read, or the problems to show (file problems at their cells)."""
+    # pyxform and openpyxl are imported when a workbook is read or written, so processes
+    # that never do (webhook workers) do not carry their ~40 MB.
+    from surveys.xlsform import MAX_FILE_BYTES, XlsFormError, read_survey
+
     request.max_content_length = MAX_FILE_BYTES + 64 * 1024
     form = UploadForm()
     if not form.validate_on_submit():
@@ -739,6 +742,8 @@ def download(survey_id: int) -> ResponseReturnValue:
     """The survey as an XLSForm workbook (the version the page shows)."""
     survey = _survey(survey_id)
     version = _shown(survey)
+    from surveys.xlsform import export_version
+
     data = export_version(survey, version)
     _audited("survey.export", survey.id, version=version.number, format="xlsform")
     return Response(

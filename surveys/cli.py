@@ -33,7 +33,6 @@ from surveys.exports import (
     write_xlsx,
 )
 from surveys.services import SurveyStateError, import_survey, publish
-from surveys.xlsform import XlsFormError, export_version, read_survey, version_to_export
 
 
 @click.group("surveys")
@@ -47,6 +46,8 @@ def surveys_cli() -> None:
 @with_appcontext
 def import_command(file: Path, then_publish: bool) -> None:
     """Create a survey from an XLSForm workbook (.xlsx) and print its id."""
+    from surveys.xlsform import XlsFormError, read_survey  # pyxform: only when a file is read
+
     try:
         survey_file = read_survey(file)
     except XlsFormError as error:
@@ -89,6 +90,8 @@ def import_command(file: Path, then_publish: bool) -> None:
 @with_appcontext
 def export_command(survey_id: int, output: Path, number: int | None) -> None:
     """Write a survey's definition as an XLSForm workbook."""
+    from surveys.xlsform import export_version, version_to_export  # openpyxl: when written
+
     with get_db().unit_of_work() as session:
         survey = session.get(Survey, survey_id)
         if survey is None:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import IO, Any
 
-import xlsxwriter
 from sqlalchemy import String, cast, false, func, select
 from sqlalchemy.orm import Session
 
@@ -321,6 +320,8 @@ def write_xlsx(out: IO[bytes], header: Sequence[str], rows: Iterator[Sequence[An
 
     :return: the number of rows written (the header not counted).
     """
+    import xlsxwriter  # when an export is made: webhook workers never carry it
+
     workbook = xlsxwriter.Workbook(
         out,
         {

@@ -250,3 +250,28 @@ def test_development_with_a_real_line_channel_sends_secure_cookies(
     finally:
         app.extensions["line"].close()
         app.extensions["db"].dispose()
+
+
+def test_the_web_process_does_not_load_the_spreadsheet_libraries(tmp_path: Path) -> None:
+    """pyxform, openpyxl and XlsxWriter (about 45 MB) are imported when a workbook is read or
+    written, not at start-up: webhook workers stay within their memory budget
+    (docs/benchmark.md)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bot import create_app\n"
+        "create_app()\n"
+        "print(sorted(m for m in ('pyxform', 'openpyxl', 'xlsxwriter') if m in sys.modules))\n"
+    )
+    env = {
+        "MADOGUCHI_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
