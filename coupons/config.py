@@ -21,6 +21,7 @@ from flask import Flask, current_app
 
 from bot.config import ConfigError, Setting, positive
 from bot.features import DevService, Running, seam
+from bot.residentweb.links import public_url
 from coupons.reports import DEFAULT_K
 from coupons.verification import (
     CardVerifier,
@@ -228,9 +229,13 @@ def _local_provider(app: Flask, values: dict[str, Any], common: dict[str, Any]) 
     )
 
 
+def redirect_uri() -> str:
+    """Where the provider sends the resident back (register it with the provider)."""
+    return public_url("coupons_resident.callback")
+
+
 def _start_local_provider(app: Flask, key: PrivateKey) -> Running:
     """Serve the local provider on the configured port, with this app registered."""
-    from coupons.pages import redirect_uri
     from simulator.oidc import ProviderState, start_provider
 
     state = ProviderState(issuer=app.config["COUPONS_OIDC_ISSUER"])

@@ -58,10 +58,10 @@ from bot.residentweb import (
     resident_required,
     sign_in_resident,
 )
-from bot.residentweb.links import public_url, signed_link, signed_url
+from bot.residentweb.links import signed_link, signed_url
 from bot.work import Work, request_session, unit_of_work
 from coupons import messages, redemption, services
-from coupons.config import coupons_settings
+from coupons.config import coupons_settings, redirect_uri
 from coupons.identity import CardHolderFacts
 from coupons.tokens import app_key, is_current, qr_token
 from coupons.verification import (
@@ -109,11 +109,6 @@ def coupon_texts() -> dict[str, Any]:
 
 class StartForm(ConsoleForm):
     """The button that leaves for the identity provider (only its CSRF token)."""
-
-
-def redirect_uri() -> str:
-    """Where the provider sends the resident back (register it with the provider)."""
-    return public_url("coupons_resident.callback")
 
 
 def _failure_page(reason: VerificationFailure, status: int = 400) -> Response:

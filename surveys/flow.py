@@ -52,7 +52,7 @@ from bot.postback import PostbackData
 from bot.routing import Kind, Postback, Predicate, Text
 from models import Dialog, Resident
 from models.surveys import QuotaAction, Survey
-from surveys import answering
+from surveys import answering, rehearsal
 from surveys.answering import (
     EDITING,
     QUESTION,
@@ -412,12 +412,17 @@ def start_for(form: Form, now: datetime, language: str, *, test: bool) -> Start:
     return Start(state, data=data, subject_id=form.version_id, replies=(text(opening[:4900]),))
 
 
+def _tapped(arrival: Arrival) -> Survey | None:
+    """The survey a start or rehearse button names (its ``id``)."""
+    postback = arrival.incoming.postback
+    survey_id = postback.get_int("id") if postback is not None else None
+    return arrival.session.get(Survey, survey_id) if survey_id is not None else None
+
+
 def start(arrival: Arrival) -> Start | None:
     """A resident's tap on a survey of the list (``surveys.guard`` has said why not already
     when they may not; this declines then too)."""
-    postback = arrival.incoming.postback
-    survey_id = postback.get_int("id") if postback is not None else None
-    survey = arrival.session.get(Survey, survey_id) if survey_id is not None else None
+    survey = _tapped(arrival)
     secret = current_app.config["SECRET_KEY"]
     if survey is None or answering.refusal(
         arrival.session, survey, arrival.resident, arrival.now, secret
@@ -430,10 +435,18 @@ def start(arrival: Arrival) -> Start | None:
 
 
 def rehearse(arrival: Arrival) -> Start | None:
-    """A linked staff member (or the simulator) answering a draft: stored as a test."""
-    from surveys import rehearsal
-
-    return rehearsal.start(arrival)
+    """A linked staff member (or the simulator) answering a survey's draft: stored as a
+    test (declined for anyone else)."""
+    session = arrival.session
+    survey = _tapped(arrival)
+    if survey is None or survey.draft is None:
+        return None
+    if not rehearsal.may_rehearse(session, arrival.resident):
+        return None
+    form = answering.form_of(session, survey.draft.id)
+    if form is None:
+        return None
+    return start_for(form, arrival.now, arrival.resident.language, test=True)
 
 
 SURVEY_FLOW = Flow(

@@ -20,12 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.console.roles import Permission, permissions_of
-from bot.dialog import Arrival, Start
 from bot.incoming import Incoming, normalise_text
 from bot.routing import Predicate
 from models import Resident, Staff
 from models.surveys import Survey, SurveyRehearser, SurveyStatus
-from surveys import answering
 
 #: How long a link code can be used.
 CODE_LIFETIME = timedelta(minutes=10)
@@ -138,19 +136,3 @@ def rehearsable(session: Session) -> list[Survey]:
         select(Survey).where(Survey.status != SurveyStatus.CLOSED).order_by(Survey.id.desc())
     ).all()
     return [survey for survey in surveys if survey.draft is not None][:MAX_LISTED]
-
-
-def start(arrival: Arrival) -> Start | None:
-    """Start a rehearsal of a survey's draft, for someone who may (else declined)."""
-    from surveys.flow import start_for
-
-    session = arrival.session
-    postback = arrival.incoming.postback
-    survey_id = postback.get_int("id") if postback is not None else None
-    survey = session.get(Survey, survey_id) if survey_id is not None else None
-    if survey is None or survey.draft is None or not may_rehearse(session, arrival.resident):
-        return None
-    form = answering.form_of(session, survey.draft.id)
-    if form is None:
-        return None
-    return start_for(form, arrival.now, arrival.resident.language, test=True)

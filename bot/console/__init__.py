@@ -261,5 +261,8 @@ def init_app(app: Flask) -> None:
     for module in (auth, account, views, events, settings):
         module.init_app(app)
     throttle.init_app(
-        app, max_checks=MAX_FAILED_SIGN_INS, window_minutes=int(LOCKOUT.total_seconds() // 60)
+        app,
+        sign_in=auth.bp,
+        max_checks=MAX_FAILED_SIGN_INS,
+        window_minutes=int(LOCKOUT.total_seconds() // 60),
     )

@@ -29,7 +29,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request
+from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.strategies import RateLimiter
@@ -110,13 +110,12 @@ def storage_uri(app: Flask) -> str:
     )
 
 
-def init_app(app: Flask, *, max_checks: int, window_minutes: int) -> None:
+def init_app(app: Flask, *, sign_in: Blueprint, max_checks: int, window_minutes: int) -> None:
     """Install the limiter: counter 1 on the sign-in pages' posts, counter 2's storage.
 
+    :param sign_in: the blueprint of the sign-in pages (counter 1 limits its posts).
     :param max_checks: counter 2's checks per ``window_minutes``.
     """
-    from bot.console import auth
-
     uri = storage_uri(app)
     production = app.config["MADOGUCHI_ENV"] == "production" and not app.config.get("TESTING")
     if uri.startswith("memory:") and production:
@@ -133,6 +132,6 @@ def init_app(app: Flask, *, max_checks: int, window_minutes: int) -> None:
         key_prefix="madoguchi",
         on_breach=_breached,
     )
-    limiter.limit(app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])(auth.bp)
+    limiter.limit(app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])(sign_in)
     checks = RateLimitItemPerMinute(max_checks, window_minutes)
     app.extensions["throttle"] = Throttle(limiter, checks)
